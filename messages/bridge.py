@@ -1,0 +1,81 @@
+"""A synchronous face on nats-py for Dramatiq's threaded actors.
+
+One asyncio loop runs in a daemon thread per process, holding one NATS connection;
+actors submit coroutines to it and wait for the result with a timeout. The bridge is
+rebuilt after a fork (the pid is checked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
+from messages.connect import connect
+from omsx.errors import TransportUnavailable
+from omsx.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+class NatsBridge:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pid = os.getpid()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bridge",
+                                        daemon=True)
+        self._thread.start()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            raise TransportUnavailable("NATS did not answer in time") from exc
+
+    def jetstream(self) -> JetStreamContext:
+        with self._lock:
+            if self._js is None or self._nc is None or self._nc.is_closed:
+                self._nc = self.run(connect(self.settings, name=f"omsx-worker-{self.pid}"))
+                self._js = self._nc.jetstream(timeout=10)
+            return self._js
+
+    def publish(self, subject: str, body: bytes, headers: dict[str, str]) -> PubAck:
+        """Publish to JetStream and wait for the stream's acknowledgement."""
+        js = self.jetstream()
+        try:
+            return self.run(js.publish(subject, body, headers=headers, timeout=10))
+        except (NatsError, OSError, TimeoutError) as exc:
+            raise TransportUnavailable(f"publish to {subject} failed: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            self.run(self._nc.drain(), timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+_bridge: NatsBridge | None = None
+_bridge_lock = threading.Lock()
+
+
+def get_bridge() -> NatsBridge:
+    """The process's bridge (created on first use, recreated after a fork)."""
+    global _bridge  # noqa: PLW0603 - one connection per process by design
+    with _bridge_lock:
+        if _bridge is None or _bridge.pid != os.getpid():
+            _bridge = NatsBridge(get_settings())
+        return _bridge

@@ -1,0 +1,222 @@
+"""The ingest process: a durable pull consumer on OMS_IN.
+
+For each message: the bytes (inline, or from OMS_PACKAGES with their SHA-256
+checked) go to the blob store and are fsynced; the ``Package`` row, its ``Receipt``
+and its first timeline event commit in one transaction; the validation actor is
+enqueued with the package id; only then is the message acknowledged. A crash at any
+point before the ack means redelivery, and a redelivered message (same stream
+sequence) never creates a second package or receipt.
+
+A new message carrying bytes already received is a duplicate receipt: it is
+answered with 805 naming the first receipt, and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.protocol import Code, Problem, Protocol
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import DigestMismatchError, ObjectNotFoundError
+
+from messages import headers as H
+from messages.connect import connect
+from messages.streams import BUCKET, IN_STREAM, provision
+from messages.subjects import IN_ALL, IN_PREFIX
+from omsx.errors import TransientError, TransportUnavailable
+from omsx.logs import get_logger
+from omsx.settings import Settings
+from storage.blobs import BlobStore
+from storage.db import session_scope
+from storage.models import Package, State
+from storage.packages import ReceiptOutcome, first_receipt, record_receipt
+from workers.outcome import conclude, duplicate_of, package_base, queue_protocol
+from workers.replies import publish_protocols
+from workers.validation import validate
+
+log = get_logger("messages.ingest")
+NAK_DELAY_S = 5.0
+OBJECT_PROBLEMS = {
+    ObjectNotFoundError: "Объект пакета не найден в хранилище OMS_PACKAGES",
+    DigestMismatchError: "Объект пакета в OMS_PACKAGES повреждён (не совпал его дайджест)",
+}
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a message carried, after its bytes are safely in the blob store."""
+
+    subject: str
+    stream_seq: int
+    file_name: str
+    sha256: str
+    size: int
+    transport_problem: Problem | None = None
+
+
+def subject_parts(subject: str) -> tuple[str, str, str]:
+    """(role, code, kind) of ``oms.in.<role>.<code>.<kind>``; blanks where absent."""
+    tokens = subject.split(".")
+    if subject.startswith(IN_PREFIX + ".") and len(tokens) == 5:
+        return tokens[2], tokens[3], tokens[4]
+    return "", "", ""
+
+
+class Ingest:
+    def __init__(self, settings: Settings, nc: Client) -> None:
+        self.settings = settings
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=10)
+        self.blobs = BlobStore(settings.blobs)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await provision(self.js, self.settings)
+        sub = await self.js.pull_subscribe(
+            IN_ALL, durable=self.settings.ingest_durable, stream=IN_STREAM,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                ack_wait=float(self.settings.ingest_ack_wait_s), max_deliver=-1,
+                max_ack_pending=max(1000, self.settings.ingest_batch * 4),
+            ),
+        )
+        log.info("ingest.started", durable=self.settings.ingest_durable)
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self.settings.ingest_batch, timeout=1)
+            except (NatsTimeout, TimeoutError):
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+        log.info("ingest.stopped")
+
+    async def handle(self, msg: Msg) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seq = msg.metadata.sequence.stream
+        try:
+            arrival = await self.receive(msg)
+            outcome = await asyncio.to_thread(self.store, arrival)
+            await asyncio.to_thread(self.hand_over, outcome, arrival)
+            if self.settings.fault_pause_before_ack_s:
+                log.warning("ingest.paused_before_ack", package_id=outcome.package.id, seq=seq)
+                await asyncio.sleep(self.settings.fault_pause_before_ack_s)
+            await msg.ack()
+        except TransientError as exc:
+            log.warning("ingest.retry_later", seq=seq, error=type(exc).__name__, detail=str(exc))
+            await msg.nak(delay=NAK_DELAY_S)
+            return
+        ms = round((loop.time() - started) * 1000, 1)
+        log.info("message.processed", stage="ingest", package_id=outcome.package.id, seq=seq,
+                 outcome=_outcome_name(outcome), duration_ms=ms)
+
+    async def receive(self, msg: Msg) -> Arrival:
+        headers = msg.headers or {}
+        seq = msg.metadata.sequence.stream
+        file_name = headers.get(H.FILE_NAME, "")
+        object_name = headers.get(H.OBJECT)
+        if not object_name:
+            sha = hashlib.sha256(msg.data).hexdigest()
+            await asyncio.to_thread(self.blobs.put, sha, msg.data)
+            return Arrival(msg.subject, seq, file_name, sha, len(msg.data))
+        return await self.receive_object(msg.subject, seq, file_name, object_name,
+                                         headers.get(H.SHA256, ""))
+
+    async def receive_object(self, subject: str, seq: int, file_name: str, object_name: str,
+                             declared_sha: str) -> Arrival:
+        tmp = self.blobs.tmp_file()
+        try:
+            store = await self.js.object_store(BUCKET)
+            with tmp.open("wb") as fh:
+                await store.get(object_name, writeinto=fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            sha, size = await asyncio.to_thread(_hash_file, tmp)
+        except (ObjectNotFoundError, DigestMismatchError) as exc:
+            tmp.unlink(missing_ok=True)
+            problem = Problem(oshib=str(int(Code.ARCHIVE)), im_pol=H.OBJECT, zn_pol=object_name[:100],
+                              comment=OBJECT_PROBLEMS[type(exc)])
+            return self._transport_failure(subject, seq, file_name, f"object:{object_name}", problem)
+        except (NatsError, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise TransportUnavailable(f"object store read failed: {type(exc).__name__}") from exc
+        if declared_sha and declared_sha.lower() != sha:
+            tmp.unlink(missing_ok=True)
+            problem = Problem(oshib=str(int(Code.ARCHIVE)), im_pol=H.SHA256, zn_pol=declared_sha[:100],
+                              comment="Контрольная сумма объекта не совпадает с Oms-Sha256")
+            return self._transport_failure(subject, seq, file_name, f"sha:{declared_sha}", problem)
+        await asyncio.to_thread(self.blobs.adopt, sha, tmp)
+        return Arrival(subject, seq, file_name, sha, size)
+
+    def _transport_failure(self, subject: str, seq: int, file_name: str, what: str,
+                           problem: Problem) -> Arrival:
+        # no trustworthy bytes: the package is keyed by what arrived, so it is never
+        # confused with a real package, and is answered 801 at once
+        key = hashlib.sha256(f"transport|{subject}|{seq}|{what}".encode()).hexdigest()
+        return Arrival(subject, seq, file_name, key, 0, transport_problem=problem)
+
+    def store(self, arrival: Arrival) -> ReceiptOutcome:
+        role, code, kind = subject_parts(arrival.subject)
+        with session_scope() as session:
+            outcome = record_receipt(
+                session, sha256=arrival.sha256, stream_seq=arrival.stream_seq,
+                subject=arrival.subject, file_name=arrival.file_name, size=arrival.size,
+                sender_role=role, sender_code=code, kind=kind,
+            )
+            package = outcome.package
+            if arrival.transport_problem is not None and outcome.created:
+                protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
+                conclude(session, package, protocol, source=(State.RECEIVED,),
+                         target=State.REJECTED, stage="ingest")
+            elif outcome.duplicate:
+                assert package.id is not None
+                protocol = duplicate_of(package, package, first_receipt(session, package.id),
+                                        same_bytes=True)
+                queue_protocol(session, package, protocol, receipt_seq=arrival.stream_seq,
+                               repeat=True)
+        return outcome
+
+    def hand_over(self, outcome: ReceiptOutcome, arrival: Arrival) -> None:
+        package: Package = outcome.package
+        assert package.id is not None
+        with session_scope() as session:
+            state = session.get(Package, package.id)
+            current = state.state if state else None
+        if current == State.RECEIVED:
+            validate.send(package.id)
+        elif outcome.duplicate or arrival.transport_problem is not None:
+            publish_protocols.send(package.id)
+
+
+def _outcome_name(outcome: ReceiptOutcome) -> str:
+    if outcome.redelivery:
+        return "redelivery"
+    return "duplicate" if outcome.duplicate else "stored"
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run ingest until ``stop`` is set (or SIGINT/SIGTERM when run as a process)."""
+    nc = await connect(settings, name="omsx-ingest")
+    stop = stop or asyncio.Event()
+    try:
+        await Ingest(settings, nc).run(stop)
+    finally:
+        await nc.drain()

@@ -1,0 +1,96 @@
+"""One typed settings object, read once from ``OMSX_*`` environment variables.
+
+The defaults are the embedded setup that ``make run`` starts: nats-server and Valkey
+from wheels with their data under ``./var``, SQLite at ``./var/omsx.db``. The ports
+of the embedded servers are deliberately not the standard 4222/6379, so a NATS or
+Redis already running on the machine is left alone.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Environment: ``OMSX_<FIELD NAME IN CAPS>``."""
+
+    model_config = SettingsConfigDict(env_prefix="OMSX_", extra="ignore")
+
+    region: str = Field("64", pattern=r"^\d{2}$", description="2-digit region (ТФОМС) code served")
+    data_dir: Path = Field(Path("var"), description="Where embedded servers, SQLite and blobs live")
+
+    nats_url: str = Field("nats://127.0.0.1:14222", description="NATS server(s), comma-separated")
+    nats_user: str | None = Field(None, description="NATS user of the hub itself")
+    nats_password: str | None = Field(None, description="Password of the hub's NATS user")
+    redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis/Valkey for Dramatiq")
+    database_url: str = Field("", description="SQLAlchemy URL; empty = sqlite:///<data_dir>/omsx.db")
+    blob_dir: Path | None = Field(None, description="Package bytes store; empty = <data_dir>/blobs")
+    broker: Literal["redis", "stub"] = Field("redis", description="stub = Dramatiq StubBroker (tests)")
+
+    # streams (exchange.md §2)
+    in_duplicate_window_s: int = Field(24 * 3600, description="OMS_IN Nats-Msg-Id duplicate window")
+    in_retention_days: int = Field(30, ge=30, description="OMS_IN message retention")
+    out_retention_days: int = Field(90, ge=90, description="OMS_OUT message retention")
+    out_duplicate_window_s: int = Field(24 * 3600, description="OMS_OUT duplicate window")
+    ingest_batch: int = Field(64, ge=1, description="Messages fetched per ingest pull")
+    ingest_durable: str = Field("omsx-ingest", description="Durable name of the ingest consumer")
+    ingest_ack_wait_s: int = Field(60, ge=5, description="Redelivery after this long without ack")
+
+    # package limits (exchange.md §3)
+    max_package_bytes: int = Field(64 * MiB, description="Largest accepted package, compressed")
+    max_uncompressed_bytes: int = Field(1024 * MiB, description="Largest total uncompressed size")
+    max_ratio: int = Field(200, description="Largest compression ratio of a member or the package")
+    protocol_encoding: Literal["utf-8", "windows-1251"] = Field(
+        "utf-8", description="Encoding of FLK protocols"
+    )
+
+    # workers
+    worker_processes: int = Field(2, ge=1, description="Dramatiq worker processes")
+    worker_threads: int = Field(4, ge=1, description="Threads per worker process")
+    max_retries: int = Field(8, ge=0, description="Retries of a transient failure")
+    stage_deadline_s: int = Field(300, ge=5, description="A stage not moved for this long is re-driven")
+    sweep_interval_s: int = Field(30, ge=1, description="How often the sweeper runs")
+
+    fault_pause_before_ack_s: float = Field(
+        0.0, ge=0, description="Test hook: ingest sleeps this long between storing and acking"
+    )
+
+    # admin
+    admin_host: str = Field("127.0.0.1", description="Admin bind address")
+    admin_port: int = Field(8000, description="Admin port")
+
+    # logging
+    log_level: str = Field("INFO", description="Minimum log level")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto = JSON unless stderr is a terminal"
+    )
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'omsx.db').as_posix()}"
+        if self.blob_dir is None:
+            self.blob_dir = self.data_dir / "blobs"
+        return self
+
+    @property
+    def blobs(self) -> Path:
+        assert self.blob_dir is not None  # set by _derive_paths
+        return self.blob_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once (tests call ``get_settings.cache_clear()``)."""
+    return Settings()

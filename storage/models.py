@@ -1,0 +1,131 @@
+"""SQLModel tables of the exchange pipeline.
+
+``Package`` is one distinct package (by SHA-256); ``Receipt`` is one inbound NATS
+message (by OMS_IN stream sequence), so a redelivery is never a second receipt and a
+re-publish of the same bytes is a duplicate receipt of the same package.
+``PackageEvent`` is the timeline; ``Outbox`` holds every message the hub must publish
+(protocols, forwards, extracts) until NATS has acknowledged it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: object) -> Column[datetime]:
+    return Column(DateTime(timezone=True), **kw)  # type: ignore[arg-type]
+
+
+class State(StrEnum):
+    """Life of a package (design.md "A package's life")."""
+
+    RECEIVED = "received"
+    VALIDATING = "validating"
+    CHECKED = "checked"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+
+
+FINAL_STATES = frozenset({State.APPLIED, State.REJECTED, State.DUPLICATE, State.QUARANTINED})
+
+
+class Participant(SQLModel, table=True):
+    """Reference data: who may exchange (exchange.md §1)."""
+
+    role: str = Field(primary_key=True, max_length=8)
+    code: str = Field(primary_key=True, max_length=8)
+    name: str = Field(default="", max_length=500)
+    active: bool = True
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Package(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_package_sender_received", "sender_code", "received_at"),
+        Index("ix_package_state_updated", "state", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    file_name: str = Field(default="", max_length=255, index=True)
+    subject: str = Field(max_length=255)
+    sender_role: str = Field(default="", max_length=8)
+    sender_code: str = Field(default="", max_length=8)
+    kind: str = Field(default="", max_length=16, index=True)
+    file_type: str | None = Field(default=None, max_length=8)
+    period: str | None = Field(default=None, max_length=8)
+    size: int = 0
+    state: str = Field(default=State.RECEIVED, max_length=16)
+    result: str | None = Field(default=None, max_length=1)
+    records: int | None = None  # records in the main file, counted at validation
+    n_acc: int | None = None
+    n_rej: int | None = None
+    attempts: int = 0
+    error_class: str | None = Field(default=None, max_length=32)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Receipt(SQLModel, table=True):
+    """One inbound message on OMS_IN; a repeat of known bytes is ``duplicate``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_seq: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    package_id: int = Field(foreign_key="package.id", index=True)
+    duplicate: bool = False
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class PackageEvent(SQLModel, table=True):
+    """One transition in a package's timeline."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: int = Field(foreign_key="package.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    stage: str = Field(max_length=32)
+    outcome: str = Field(max_length=32)
+    worker: str = Field(default="", max_length=64)
+    attempt: int = 0
+    duration_ms: int | None = None
+    detail: str = Field(default="", max_length=500)
+
+
+class NameClaim(SQLModel, table=True):
+    """An accepted file name: a second package under the same name is a 805 duplicate."""
+
+    __table_args__ = (UniqueConstraint("sender_code", "base_name", name="uq_name_claim"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sender_code: str = Field(max_length=8)
+    base_name: str = Field(max_length=255)
+    package_id: int = Field(foreign_key="package.id")
+
+
+class Outbox(SQLModel, table=True):
+    """A message the hub owes a participant; published until NATS acknowledges it."""
+
+    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: int | None = Field(default=None, foreign_key="package.id", index=True)
+    subject: str = Field(max_length=255)
+    msg_id: str = Field(max_length=160, unique=True)
+    file_name: str = Field(max_length=255)
+    kind: str = Field(default="protocol", max_length=16)
+    receipt_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

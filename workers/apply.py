@@ -1,0 +1,55 @@
+"""Stage ``apply``: a checked package's data lands, its name is claimed, it is answered.
+
+The name claim and the final state commit together with the protocol: a second
+package under an accepted name is a 805 duplicate (exchange.md §5). File- and
+record-level checks and the per-kind appliers plug in here (contracts and registry
+issues); until then a package that passed the package checks is accepted whole.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dramatiq
+from contracts.protocol import Protocol
+
+from omsx.settings import get_settings
+from storage.db import session_scope
+from storage.models import Package, State
+from storage.packages import claim_name, first_receipt, transition
+from workers.broker import RETRY, current_attempt
+from workers.outcome import conclude, duplicate_of, package_base
+from workers.replies import publish_protocols
+
+IN_FLIGHT = (State.CHECKED, State.APPLYING)
+
+
+@dramatiq.actor(queue_name="apply", max_retries=get_settings().max_retries, **RETRY)
+def apply(package_id: int) -> None:
+    attempt = current_attempt()
+    started = time.perf_counter()
+    with session_scope() as session:
+        if not transition(session, package_id, source=IN_FLIGHT, target=State.APPLYING,
+                          stage="apply", outcome="started", attempt=attempt):
+            return
+    with session_scope() as session:
+        package = session.get(Package, package_id)
+        assert package is not None
+        base = package_base(package)
+        earlier_id = claim_name(session, package, base)
+        ms = int((time.perf_counter() - started) * 1000)
+        if earlier_id is not None and earlier_id != package_id:
+            earlier = session.get(Package, earlier_id)
+            assert earlier is not None
+            protocol = duplicate_of(package, earlier, first_receipt(session, earlier_id),
+                                    same_bytes=False)
+            target = State.DUPLICATE
+        else:
+            records = package.records or 0
+            protocol = Protocol.decide(base, n_acc=records, n_rej=0, problems=[],
+                                       file_rejected=False)
+            target = State.APPLIED
+        concluded = conclude(session, package, protocol, source=(State.APPLYING,),
+                             target=target, stage="apply", attempt=attempt, duration_ms=ms)
+    if concluded:
+        publish_protocols.send(package_id)

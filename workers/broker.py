@@ -1,0 +1,43 @@
+"""The Dramatiq broker, built once per process from the settings.
+
+``OMSX_BROKER=stub`` gives Dramatiq's own StubBroker (unit tests of actors); the
+default is Redis/Valkey at ``OMSX_REDIS_URL``. Importing this module sets the global
+broker, so every actor module imports it before declaring actors.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage
+
+from omsx.settings import Settings, get_settings
+from workers.middleware import StageLog
+
+QUEUES = ("validate", "apply", "reply", "maintenance")
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    broker: dramatiq.Broker
+    if settings.broker == "stub":
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    else:
+        broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=60_000)
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(StageLog())
+    return broker
+
+
+def current_attempt() -> int:
+    """How many times the message being processed was retried (0 outside a worker)."""
+    message = CurrentMessage.get_current_message()
+    return int(message.options.get("retries", 0)) if message else 0
+
+
+broker = build_broker(get_settings())
+dramatiq.set_broker(broker)
+
+# retry policy shared by the pipeline actors: transient failures back off from 0.5 s to 60 s
+RETRY = {"min_backoff": 500, "max_backoff": 60_000}

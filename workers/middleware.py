@@ -1,0 +1,46 @@
+"""Cross-cutting policies as Dramatiq middleware (not repeated in actors).
+
+``StageLog`` binds the log context (actor, message id, package id) and writes the one
+summary line per processed message: duration and outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from dramatiq import Broker, Message, Middleware
+
+from omsx.logs import get_logger
+
+log = get_logger("workers")
+
+
+class StageLog(Middleware):
+    def before_process_message(self, broker: Broker, message: Message[Any]) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            actor=message.actor_name, message_id=message.message_id,
+            package_id=message.args[0] if message.args else None,
+            attempt=message.options.get("retries", 0),
+        )
+        message.options["_omsx_t0"] = time.perf_counter()
+
+    def after_process_message(
+        self, broker: Broker, message: Message[Any], *, result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        started = message.options.pop("_omsx_t0", None)
+        ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+        if exception is None:
+            log.info("message.processed", outcome="ok", duration_ms=ms)
+        else:
+            log.warning("message.processed", outcome="error", error=type(exception).__name__,
+                        duration_ms=ms)
+        structlog.contextvars.clear_contextvars()
+
+    def after_skip_message(self, broker: Broker, message: Message[Any]) -> None:
+        message.options.pop("_omsx_t0", None)
+        log.info("message.processed", outcome="skipped")
+        structlog.contextvars.clear_contextvars()
