@@ -11,8 +11,13 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from contracts.filenames import Party
+    from messages.gateway import Received
 
 from omsx.errors import OmsxError
 from omsx.logs import configure_logging
@@ -32,8 +37,12 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=PROJECT_ROOT / "Procfile", show_default=True)
+@click.option(
+    "--procfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=PROJECT_ROOT / "Procfile",
+    show_default=True,
+)
 def up(procfile: Path) -> None:
     """Prepare the database and start every Procfile process (honcho)."""
     _prepare_database()
@@ -80,9 +89,14 @@ def worker(processes: int | None, threads: int | None) -> None:
     """Dramatiq worker processes for every actor."""
     settings = get_settings()
     dramatiq = shutil.which("dramatiq") or str(Path(sys.executable).parent / "dramatiq")
-    argv = [dramatiq, "workers.actors",
-            "--processes", str(processes or settings.worker_processes),
-            "--threads", str(threads or settings.worker_threads)]
+    argv = [
+        dramatiq,
+        "workers.actors",
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+    ]
     os.execv(dramatiq, argv)  # noqa: S606
 
 
@@ -100,24 +114,35 @@ def admin() -> None:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("admin.app:create_app", factory=True, host=settings.admin_host,
-                port=settings.admin_port, log_config=None)
+    uvicorn.run(
+        "admin.app:create_app",
+        factory=True,
+        host=settings.admin_host,
+        port=settings.admin_port,
+        log_config=None,
+    )
 
 
 # ---------------------------------------------------------------- gateway
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--as", "as_", required=True, metavar="ROLE.CODE", help="e.g. mo.640001")
 @click.option("--kind", default=None, help="subject kind; default from the file name")
 @click.option("--wait/--no-wait", default=False, help="wait for and print the protocols")
 @click.option("--timeout", type=float, default=60.0, show_default=True)
 @click.option("--raw", is_flag=True, help="print the protocol XML as received")
 @click.option("--url", default=None, help="NATS URL; default OMSX_NATS_URL")
-def publish(paths: tuple[Path, ...], as_: str, kind: str | None, wait: bool, timeout: float,
-            raw: bool, url: str | None) -> None:
+def publish(
+    paths: tuple[Path, ...],
+    as_: str,
+    kind: str | None,
+    wait: bool,
+    timeout: float,
+    raw: bool,
+    url: str | None,
+) -> None:
     """Publish packages (files, or every .zip in a folder) as a participant's gateway."""
     from contracts.filenames import Party
 
@@ -126,28 +151,49 @@ def publish(paths: tuple[Path, ...], as_: str, kind: str | None, wait: bool, tim
     except OmsxError as exc:
         raise click.BadParameter(str(exc), param_hint="--as") from exc
     files = _expand(paths)
-    code = asyncio.run(_publish(files, party, kind, wait, timeout, raw,
-                                url or get_settings().nats_url))
+    code = asyncio.run(
+        _publish(
+            files,
+            party,
+            kind=kind,
+            wait=wait,
+            timeout=timeout,
+            raw=raw,
+            url=url or get_settings().nats_url,
+        )
+    )
     sys.exit(code)
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
-        files.extend(sorted(q for q in p.iterdir() if q.suffix.lower() == ".zip") if p.is_dir()
-                     else [p])
+        files.extend(
+            sorted(q for q in p.iterdir() if q.suffix.lower() == ".zip") if p.is_dir() else [p]
+        )
     return files
 
 
-async def _publish(files: list[Path], party: object, kind: str | None, wait: bool,
-                   timeout: float, raw: bool, url: str) -> int:
+async def _publish(
+    files: list[Path],
+    party: Party,
+    *,
+    kind: str | None,
+    wait: bool,
+    timeout: float,
+    raw: bool,
+    url: str,
+) -> int:
     from messages.gateway import Gateway
 
     settings = get_settings()
-    auth = ({"user": settings.nats_user, "password": settings.nats_password or ""}
-            if settings.nats_user else {})
+    auth = (
+        {"user": settings.nats_user, "password": settings.nats_password or ""}
+        if settings.nats_user
+        else {}
+    )
     try:
-        gw = await Gateway.connect(url, party, **auth)  # type: ignore[arg-type]
+        gw = await Gateway.connect(url, party, **auth)
     except OmsxError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_TRANSPORT
@@ -160,8 +206,10 @@ async def _publish(files: list[Path], party: object, kind: str | None, wait: boo
                 click.echo(f"error: {f.name}: {exc}", err=True)
                 return EXIT_TRANSPORT
             note = " (JetStream: repeat inside the window)" if p.duplicate else ""
-            click.echo(f"published {p.file_name} -> {p.subject} seq={p.seq}"
-                       f"{' via object store' if p.via_object else ''}{note}")
+            click.echo(
+                f"published {p.file_name} -> {p.subject} seq={p.seq}"
+                f"{' via object store' if p.via_object else ''}{note}"
+            )
             sent.append(p)
         if not wait:
             return 0
@@ -183,15 +231,25 @@ def _xml_encoding(data: bytes) -> str:
     return "cp1251" if b"windows-1251" in head else "utf-8"
 
 
-def format_protocol(item: object) -> str:
+def format_protocol(item: Received) -> str:
     """A protocol for people: one summary line and one line per problem."""
-    protocol = item.protocol  # type: ignore[attr-defined]
-    lines = [f"{item.file_name}  RESULT {protocol.result}  "  # type: ignore[attr-defined]
-             f"принято {protocol.n_acc}  отказано {protocol.n_rej}  ошибок {len(protocol.problems)}"]
+    protocol = item.protocol
+    lines = [
+        f"{item.file_name}  RESULT {protocol.result}  "
+        f"принято {protocol.n_acc}  отказано {protocol.n_rej}  ошибок {len(protocol.problems)}"
+    ]
     for pr in protocol.problems:
-        where = " ".join(f"{k}={v}" for k, v in (
-            ("N_ZAP", pr.n_zap), ("IDCASE", pr.idcase), ("SL_ID", pr.sl_id),
-            ("IDSERV", pr.idserv), ("ID_PAC", pr.id_pac)) if v)
+        where = " ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("N_ZAP", pr.n_zap),
+                ("IDCASE", pr.idcase),
+                ("SL_ID", pr.sl_id),
+                ("IDSERV", pr.idserv),
+                ("ID_PAC", pr.id_pac),
+            )
+            if v
+        )
         field = "/".join(x for x in (pr.bas_el, pr.im_pol) if x)
         lines.append(f"  {pr.oshib:<13} {field:<24} {where}  {pr.comment}".rstrip())
     return "\n".join(lines)
@@ -277,8 +335,9 @@ def status() -> None:
 
     data = overview(get_settings())
     for q, c in data["queues"].items():
-        click.echo(f"queue {q:<12} ready {c['ready']:>6}  delayed {c['delayed']:>6}  "
-                   f"dead {c['dead']:>6}")
+        click.echo(
+            f"queue {q:<12} ready {c['ready']:>6}  delayed {c['delayed']:>6}  dead {c['dead']:>6}"
+        )
     for state, n in sorted(data["packages"].items()):
         click.echo(f"packages {state:<12} {n:>8}")
     for err in data["errors"]:

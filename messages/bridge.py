@@ -31,8 +31,9 @@ class NatsBridge:
         self.settings = settings
         self.pid = os.getpid()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bridge",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="nats-bridge", daemon=True
+        )
         self._thread.start()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -59,13 +60,17 @@ class NatsBridge:
         try:
             return self.run(js.publish(subject, body, headers=headers, timeout=10))
         except (NatsError, OSError, TimeoutError) as exc:
-            raise TransportUnavailable(f"publish to {subject} failed: {type(exc).__name__}") from exc
+            raise TransportUnavailable(
+                f"publish to {subject} failed: {type(exc).__name__}"
+            ) from exc
 
     def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
             self.run(self._nc.drain(), timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 _bridge: NatsBridge | None = None
@@ -79,3 +84,12 @@ def get_bridge() -> NatsBridge:
         if _bridge is None or _bridge.pid != os.getpid():
             _bridge = NatsBridge(get_settings())
         return _bridge
+
+
+def reset_bridge() -> None:
+    """Close the process's bridge (tests switching servers; shutdown hooks)."""
+    global _bridge  # noqa: PLW0603 - see get_bridge
+    with _bridge_lock:
+        if _bridge is not None and _bridge.pid == os.getpid():
+            _bridge.close()
+        _bridge = None

@@ -16,9 +16,7 @@ from omsx.settings import Settings
 log = get_logger("messages.connect")
 
 
-async def connect(
-    settings: Settings, *, name: str, wait_s: float = 30.0, **options: Any
-) -> Client:
+async def connect(settings: Settings, *, name: str, wait_s: float = 30.0, **options: Any) -> Client:
     """Connect, retrying the first connection for up to ``wait_s`` (servers may start later)."""
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
     auth: dict[str, Any] = {}
@@ -29,8 +27,13 @@ async def connect(
     while True:
         try:
             return await nats.connect(
-                servers=servers, name=name, connect_timeout=2, max_reconnect_attempts=-1,
-                reconnect_time_wait=1, **auth, **options,
+                servers=servers,
+                name=name,
+                connect_timeout=2,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                **auth,
+                **options,
             )
         except (NoServersError, OSError, TimeoutError) as exc:
             if loop.time() >= deadline:

@@ -25,7 +25,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BucketNotFoundError
+from nats.js.errors import BucketNotFoundError, NoStreamResponseError
 
 from contracts.filenames import Party, parse_name
 from contracts.protocol import Protocol, parse_protocol
@@ -75,9 +75,13 @@ class Gateway:
     @classmethod
     async def connect(cls, url: str, party: Party, **options: Any) -> Gateway:
         try:
-            nc = await nats.connect(servers=[u.strip() for u in url.split(",")],
-                                    name=f"gateway-{party.token}", connect_timeout=5,
-                                    max_reconnect_attempts=10, **options)
+            nc = await nats.connect(
+                servers=[u.strip() for u in url.split(",")],
+                name=f"gateway-{party.token}",
+                connect_timeout=5,
+                max_reconnect_attempts=10,
+                **options,
+            )
         except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
             raise TransportUnavailable(f"cannot reach NATS at {url}") from exc
         return cls(nc, party)
@@ -114,7 +118,10 @@ class Gateway:
             await store.put(sha, data)
             headers.update({H.OBJECT: sha, H.SHA256: sha})
             body = b""
-        ack = await self.js.publish(subject, body, headers=headers, timeout=30)
+        try:
+            ack = await self.js.publish(subject, body, headers=headers, timeout=30)
+        except NoStreamResponseError as exc:
+            raise TransportUnavailable(f"no stream takes {subject}: is the hub running?") from exc
         return Published(file_name, subject, sha, ack.seq, bool(ack.duplicate), via_object)
 
     async def wait_protocol(self, sent: Published, timeout: float = 60.0) -> Received:
@@ -131,9 +138,10 @@ class Gateway:
         since = min(p.at for p in wanted.values()) - _lookback(wanted.values())
         found: dict[int, Received] = {}
         sub = await self.js.subscribe(
-            subjects.protocol(self.party), stream=OUT_STREAM, ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                  opt_start_time=since),
+            subjects.protocol(self.party),
+            stream=OUT_STREAM,
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
         )
         try:
             async with asyncio.timeout(timeout):
@@ -146,20 +154,24 @@ class Gateway:
         except TimeoutError as exc:
             missing = sorted(p.file_name for s, p in wanted.items() if s not in found)
             raise TransportUnavailable(
-                f"no protocol within {timeout:.0f} s for: {', '.join(missing)}") from exc
+                f"no protocol within {timeout:.0f} s for: {', '.join(missing)}"
+            ) from exc
         finally:
             await sub.unsubscribe()
         return found
 
-    async def protocols(self, durable: str, *, batch: int = 50,
-                        idle_timeout: float | None = None) -> AsyncIterator[Received]:
+    async def protocols(
+        self, durable: str, *, batch: int = 50, idle_timeout: float | None = None
+    ) -> AsyncIterator[Received]:
         """Everything addressed to this participant, through its own durable consumer.
 
         Each item is acknowledged after the caller's loop body runs, so a gateway that
         crashes re-reads what it had not finished. Ends after ``idle_timeout`` s of quiet.
         """
         sub = await self.js.pull_subscribe(
-            subjects.outbound_all(self.party), durable=durable, stream=OUT_STREAM,
+            subjects.outbound_all(self.party),
+            durable=durable,
+            stream=OUT_STREAM,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
         )
         loop = asyncio.get_running_loop()
@@ -186,7 +198,9 @@ def _received(msg: Msg) -> Received:
     headers = dict(msg.headers or {})
     receipt = headers.get(H.RECEIPT)
     return Received(
-        file_name=headers.get(H.FILE_NAME, ""), protocol=parse_protocol(msg.data),
-        raw=msg.data, receipt=int(receipt) if receipt and receipt.isdigit() else None,
+        file_name=headers.get(H.FILE_NAME, ""),
+        protocol=parse_protocol(msg.data),
+        raw=msg.data,
+        receipt=int(receipt) if receipt and receipt.isdigit() else None,
         headers=headers,
     )

@@ -19,7 +19,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.protocol import Code, Problem, Protocol
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -28,6 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import DigestMismatchError, ObjectNotFoundError
 
+from contracts.protocol import Code, Problem, Protocol
 from messages import headers as H
 from messages.connect import connect
 from messages.streams import BUCKET, IN_STREAM, provision
@@ -81,21 +81,28 @@ class Ingest:
     async def run(self, stop: asyncio.Event) -> None:
         await provision(self.js, self.settings)
         sub = await self.js.pull_subscribe(
-            IN_ALL, durable=self.settings.ingest_durable, stream=IN_STREAM,
+            IN_ALL,
+            durable=self.settings.ingest_durable,
+            stream=IN_STREAM,
             config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                ack_wait=float(self.settings.ingest_ack_wait_s), max_deliver=-1,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=float(self.settings.ingest_ack_wait_s),
+                max_deliver=-1,
                 max_ack_pending=max(1000, self.settings.ingest_batch * 4),
             ),
         )
         log.info("ingest.started", durable=self.settings.ingest_durable)
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(self.settings.ingest_batch, timeout=1)
-            except (NatsTimeout, TimeoutError):
-                continue
-            for msg in msgs:
-                await self.handle(msg)
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.settings.ingest_batch, timeout=1)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                for msg in msgs:
+                    await self.handle(msg)
+        finally:
+            await sub.unsubscribe()
         log.info("ingest.stopped")
 
     async def handle(self, msg: Msg) -> None:
@@ -115,8 +122,14 @@ class Ingest:
             await msg.nak(delay=NAK_DELAY_S)
             return
         ms = round((loop.time() - started) * 1000, 1)
-        log.info("message.processed", stage="ingest", package_id=outcome.package.id, seq=seq,
-                 outcome=_outcome_name(outcome), duration_ms=ms)
+        log.info(
+            "message.processed",
+            stage="ingest",
+            package_id=outcome.package.id,
+            seq=seq,
+            outcome=_outcome_name(outcome),
+            duration_ms=ms,
+        )
 
     async def receive(self, msg: Msg) -> Arrival:
         headers = msg.headers or {}
@@ -127,11 +140,13 @@ class Ingest:
             sha = hashlib.sha256(msg.data).hexdigest()
             await asyncio.to_thread(self.blobs.put, sha, msg.data)
             return Arrival(msg.subject, seq, file_name, sha, len(msg.data))
-        return await self.receive_object(msg.subject, seq, file_name, object_name,
-                                         headers.get(H.SHA256, ""))
+        return await self.receive_object(
+            msg.subject, seq, file_name, object_name, headers.get(H.SHA256, "")
+        )
 
-    async def receive_object(self, subject: str, seq: int, file_name: str, object_name: str,
-                             declared_sha: str) -> Arrival:
+    async def receive_object(
+        self, subject: str, seq: int, file_name: str, object_name: str, declared_sha: str
+    ) -> Arrival:
         tmp = self.blobs.tmp_file()
         try:
             store = await self.js.object_store(BUCKET)
@@ -142,22 +157,33 @@ class Ingest:
             sha, size = await asyncio.to_thread(_hash_file, tmp)
         except (ObjectNotFoundError, DigestMismatchError) as exc:
             tmp.unlink(missing_ok=True)
-            problem = Problem(oshib=str(int(Code.ARCHIVE)), im_pol=H.OBJECT, zn_pol=object_name[:100],
-                              comment=OBJECT_PROBLEMS[type(exc)])
-            return self._transport_failure(subject, seq, file_name, f"object:{object_name}", problem)
+            problem = Problem(
+                oshib=str(int(Code.NOT_A_ZIP)),
+                im_pol=H.OBJECT,
+                zn_pol=object_name[:100],
+                comment=OBJECT_PROBLEMS[type(exc)],
+            )
+            return self._transport_failure(
+                subject, seq, file_name, f"object:{object_name}", problem
+            )
         except (NatsError, OSError) as exc:
             tmp.unlink(missing_ok=True)
             raise TransportUnavailable(f"object store read failed: {type(exc).__name__}") from exc
         if declared_sha and declared_sha.lower() != sha:
             tmp.unlink(missing_ok=True)
-            problem = Problem(oshib=str(int(Code.ARCHIVE)), im_pol=H.SHA256, zn_pol=declared_sha[:100],
-                              comment="Контрольная сумма объекта не совпадает с Oms-Sha256")
+            problem = Problem(
+                oshib=str(int(Code.NOT_A_ZIP)),
+                im_pol=H.SHA256,
+                zn_pol=declared_sha[:100],
+                comment="Контрольная сумма объекта не совпадает с Oms-Sha256",
+            )
             return self._transport_failure(subject, seq, file_name, f"sha:{declared_sha}", problem)
         await asyncio.to_thread(self.blobs.adopt, sha, tmp)
         return Arrival(subject, seq, file_name, sha, size)
 
-    def _transport_failure(self, subject: str, seq: int, file_name: str, what: str,
-                           problem: Problem) -> Arrival:
+    def _transport_failure(
+        self, subject: str, seq: int, file_name: str, what: str, problem: Problem
+    ) -> Arrival:
         # no trustworthy bytes: the package is keyed by what arrived, so it is never
         # confused with a real package, and is answered 801 at once
         key = hashlib.sha256(f"transport|{subject}|{seq}|{what}".encode()).hexdigest()
@@ -167,21 +193,35 @@ class Ingest:
         role, code, kind = subject_parts(arrival.subject)
         with session_scope() as session:
             outcome = record_receipt(
-                session, sha256=arrival.sha256, stream_seq=arrival.stream_seq,
-                subject=arrival.subject, file_name=arrival.file_name, size=arrival.size,
-                sender_role=role, sender_code=code, kind=kind,
+                session,
+                sha256=arrival.sha256,
+                stream_seq=arrival.stream_seq,
+                subject=arrival.subject,
+                file_name=arrival.file_name,
+                size=arrival.size,
+                sender_role=role,
+                sender_code=code,
+                kind=kind,
             )
             package = outcome.package
             if arrival.transport_problem is not None and outcome.created:
                 protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
-                conclude(session, package, protocol, source=(State.RECEIVED,),
-                         target=State.REJECTED, stage="ingest")
+                conclude(
+                    session,
+                    package,
+                    protocol,
+                    source=(State.RECEIVED,),
+                    target=State.REJECTED,
+                    stage="ingest",
+                )
             elif outcome.duplicate:
                 assert package.id is not None
-                protocol = duplicate_of(package, package, first_receipt(session, package.id),
-                                        same_bytes=True)
-                queue_protocol(session, package, protocol, receipt_seq=arrival.stream_seq,
-                               repeat=True)
+                protocol = duplicate_of(
+                    package, package, first_receipt(session, package.id), same_bytes=True
+                )
+                queue_protocol(
+                    session, package, protocol, receipt_seq=arrival.stream_seq, repeat=True
+                )
         return outcome
 
     def hand_over(self, outcome: ReceiptOutcome, arrival: Arrival) -> None:
@@ -219,4 +259,8 @@ async def main(settings: Settings, stop: asyncio.Event | None = None) -> None:
     try:
         await Ingest(settings, nc).run(stop)
     finally:
-        await nc.drain()
+        # drain() waits out its whole timeout on a pull subscription; acks are plain
+        # publishes, so flushing them is what matters before closing
+        if nc.is_connected:
+            await nc.flush(timeout=5)
+        await nc.close()

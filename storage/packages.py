@@ -52,8 +52,13 @@ def record_receipt(
     created = package is None
     if package is None:
         package = Package(
-            sha256=sha256, file_name=file_name, subject=subject, size=size,
-            sender_role=sender_role, sender_code=sender_code, kind=kind,
+            sha256=sha256,
+            file_name=file_name,
+            subject=subject,
+            size=size,
+            sender_role=sender_role,
+            sender_code=sender_code,
+            kind=kind,
         )
         try:
             with session.begin_nested():
@@ -65,6 +70,7 @@ def record_receipt(
             created = False
         else:
             add_event(session, package.id, "ingest", "received", detail=f"seq={stream_seq}")
+    assert package.id is not None  # flushed above
     session.add(Receipt(stream_seq=stream_seq, package_id=package.id, duplicate=not created))
     return ReceiptOutcome(package, created=created, duplicate=not created, redelivery=False)
 
@@ -90,10 +96,17 @@ def add_event(
     detail: str = "",
 ) -> None:
     assert package_id is not None
-    session.add(PackageEvent(
-        package_id=package_id, stage=stage, outcome=outcome, worker=WORKER_ID,
-        attempt=attempt, duration_ms=duration_ms, detail=detail[:500],
-    ))
+    session.add(
+        PackageEvent(
+            package_id=package_id,
+            stage=stage,
+            outcome=outcome,
+            worker=WORKER_ID,
+            attempt=attempt,
+            duration_ms=duration_ms,
+            detail=detail[:500],
+        )
+    )
 
 
 def transition(
@@ -109,7 +122,10 @@ def transition(
     detail: str = "",
     **values: object,
 ) -> bool:
-    """Move the package to ``target`` if it is in one of ``source``; False when the guard is closed."""
+    """Move the package to ``target`` if it is in one of ``source``.
+
+    Returns False when the guard is closed (another run moved it first).
+    """
     stmt = (
         update(Package)
         .where(col(Package.id) == package_id)
@@ -118,21 +134,34 @@ def transition(
     )
     moved = session.exec(stmt).rowcount == 1
     if moved:
-        add_event(session, package_id, stage, outcome or target.value, attempt=attempt,
-                  duration_ms=duration_ms, detail=detail)
+        add_event(
+            session,
+            package_id,
+            stage,
+            outcome or target.value,
+            attempt=attempt,
+            duration_ms=duration_ms,
+            detail=detail,
+        )
     return moved
 
 
 def claim_name(session: Session, package: Package, base_name: str) -> int | None:
     """Claim an accepted file name; returns the id of the earlier package holding it, if any."""
     key = base_name.upper()
+    assert package.id is not None
     try:
         with session.begin_nested():
-            session.add(NameClaim(sender_code=package.sender_code, base_name=key, package_id=package.id))
+            session.add(
+                NameClaim(sender_code=package.sender_code, base_name=key, package_id=package.id)
+            )
             session.flush()
     except IntegrityError:
-        return session.exec(select(NameClaim.package_id).where(
-            NameClaim.sender_code == package.sender_code, NameClaim.base_name == key)).first()
+        return session.exec(
+            select(NameClaim.package_id).where(
+                NameClaim.sender_code == package.sender_code, NameClaim.base_name == key
+            )
+        ).first()
     return None
 
 
@@ -154,16 +183,27 @@ def add_outbox(
         return False
     try:
         with session.begin_nested():
-            session.add(Outbox(package_id=package_id, subject=subject, msg_id=msg_id,
-                               file_name=file_name, body=body, kind=kind, receipt_seq=receipt_seq,
-                               headers=headers))
+            session.add(
+                Outbox(
+                    package_id=package_id,
+                    subject=subject,
+                    msg_id=msg_id,
+                    file_name=file_name,
+                    body=body,
+                    kind=kind,
+                    receipt_seq=receipt_seq,
+                    headers=headers,
+                )
+            )
             session.flush()
     except IntegrityError:
         return False
     return True
 
 
-def pending_outbox(session: Session, package_id: int | None = None, limit: int = 100) -> list[Outbox]:
+def pending_outbox(
+    session: Session, package_id: int | None = None, limit: int = 100
+) -> list[Outbox]:
     stmt = select(Outbox).where(col(Outbox.published_at).is_(None))
     if package_id is not None:
         stmt = stmt.where(Outbox.package_id == package_id)
@@ -171,7 +211,9 @@ def pending_outbox(session: Session, package_id: int | None = None, limit: int =
 
 
 def mark_published(session: Session, outbox_id: int, at: datetime | None = None) -> None:
-    session.exec(update(Outbox).where(col(Outbox.id) == outbox_id).values(published_at=at or utcnow()))
+    session.exec(
+        update(Outbox).where(col(Outbox.id) == outbox_id).values(published_at=at or utcnow())
+    )
 
 
 def count_by_state(session: Session) -> dict[str, int]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from typing import cast
 
-from contracts.participants import Participant as ParticipantRef
-from contracts.participants import ParticipantDirectory
 from sqlmodel import Session, select
 
+from contracts.filenames import Role
+from contracts.participants import Participant as ParticipantRef
+from contracts.participants import ParticipantDirectory
 from storage.db import session_scope
 from storage.models import Participant, utcnow
 
@@ -30,7 +32,8 @@ def upsert_participants(session: Session, rows: Iterable[ParticipantRef]) -> int
 def directory(session: Session) -> ParticipantDirectory:
     rows = session.exec(select(Participant)).all()
     return ParticipantDirectory(
-        ParticipantRef(role=r.role, code=r.code, name=r.name, active=r.active) for r in rows
+        ParticipantRef(role=cast(Role, r.role), code=r.code, name=r.name, active=r.active)
+        for r in rows
     )
 
 

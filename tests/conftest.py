@@ -19,6 +19,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy import URL, make_url
 
+# actors imported by this process bind to Dramatiq's StubBroker; the hub processes that
+# the e2e tests start get OMSX_BROKER=redis in their own environment
+os.environ.setdefault("OMSX_BROKER", "stub")
+
 from omsx import embedded
 from omsx.embedded import EmbeddedServer, free_port
 from omsx.errors import ConfigError

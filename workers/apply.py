@@ -10,27 +10,31 @@ from __future__ import annotations
 
 import time
 
-import dramatiq
 from contracts.protocol import Protocol
-
-from omsx.settings import get_settings
 from storage.db import session_scope
 from storage.models import Package, State
 from storage.packages import claim_name, first_receipt, transition
-from workers.broker import RETRY, current_attempt
+from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.replies import publish_protocols
 
 IN_FLIGHT = (State.CHECKED, State.APPLYING)
 
 
-@dramatiq.actor(queue_name="apply", max_retries=get_settings().max_retries, **RETRY)
+@pipeline_actor("apply")
 def apply(package_id: int) -> None:
     attempt = current_attempt()
     started = time.perf_counter()
     with session_scope() as session:
-        if not transition(session, package_id, source=IN_FLIGHT, target=State.APPLYING,
-                          stage="apply", outcome="started", attempt=attempt):
+        if not transition(
+            session,
+            package_id,
+            source=IN_FLIGHT,
+            target=State.APPLYING,
+            stage="apply",
+            outcome="started",
+            attempt=attempt,
+        ):
             return
     with session_scope() as session:
         package = session.get(Package, package_id)
@@ -41,15 +45,25 @@ def apply(package_id: int) -> None:
         if earlier_id is not None and earlier_id != package_id:
             earlier = session.get(Package, earlier_id)
             assert earlier is not None
-            protocol = duplicate_of(package, earlier, first_receipt(session, earlier_id),
-                                    same_bytes=False)
+            protocol = duplicate_of(
+                package, earlier, first_receipt(session, earlier_id), same_bytes=False
+            )
             target = State.DUPLICATE
         else:
             records = package.records or 0
-            protocol = Protocol.decide(base, n_acc=records, n_rej=0, problems=[],
-                                       file_rejected=False)
+            protocol = Protocol.decide(
+                base, n_acc=records, n_rej=0, problems=[], file_rejected=False
+            )
             target = State.APPLIED
-        concluded = conclude(session, package, protocol, source=(State.APPLYING,),
-                             target=target, stage="apply", attempt=attempt, duration_ms=ms)
+        concluded = conclude(
+            session,
+            package,
+            protocol,
+            source=(State.APPLYING,),
+            target=target,
+            stage="apply",
+            attempt=attempt,
+            duration_ms=ms,
+        )
     if concluded:
         publish_protocols.send(package_id)

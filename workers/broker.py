@@ -7,6 +7,9 @@ broker, so every actor module imports it before declaring actors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -16,6 +19,7 @@ from omsx.settings import Settings, get_settings
 from workers.middleware import StageLog
 
 QUEUES = ("validate", "apply", "reply", "maintenance")
+P = ParamSpec("P")
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -24,7 +28,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
     else:
-        broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=60_000)
+        broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=60_000)  # type: ignore[no-untyped-call]
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(StageLog())
     return broker
@@ -39,5 +43,12 @@ def current_attempt() -> int:
 broker = build_broker(get_settings())
 dramatiq.set_broker(broker)
 
-# retry policy shared by the pipeline actors: transient failures back off from 0.5 s to 60 s
-RETRY = {"min_backoff": 500, "max_backoff": 60_000}
+
+def pipeline_actor(queue_name: str) -> Callable[[Callable[P, None]], dramatiq.Actor[P, None]]:
+    """The pipeline's actor policy: transient failures retry with backoff 0.5 s … 60 s."""
+    return dramatiq.actor(
+        queue_name=queue_name,
+        max_retries=get_settings().max_retries,
+        min_backoff=500,
+        max_backoff=60_000,
+    )

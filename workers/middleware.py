@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 import structlog
-from dramatiq import Broker, Message, Middleware
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
 
 from omsx.logs import get_logger
 
@@ -18,17 +19,22 @@ log = get_logger("workers")
 
 
 class StageLog(Middleware):
-    def before_process_message(self, broker: Broker, message: Message[Any]) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            actor=message.actor_name, message_id=message.message_id,
+            actor=message.actor_name,
+            message_id=message.message_id,
             package_id=message.args[0] if message.args else None,
             attempt=message.options.get("retries", 0),
         )
         message.options["_omsx_t0"] = time.perf_counter()
 
     def after_process_message(
-        self, broker: Broker, message: Message[Any], *, result: Any = None,
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         started = message.options.pop("_omsx_t0", None)
@@ -36,11 +42,12 @@ class StageLog(Middleware):
         if exception is None:
             log.info("message.processed", outcome="ok", duration_ms=ms)
         else:
-            log.warning("message.processed", outcome="error", error=type(exception).__name__,
-                        duration_ms=ms)
+            log.warning(
+                "message.processed", outcome="error", error=type(exception).__name__, duration_ms=ms
+            )
         structlog.contextvars.clear_contextvars()
 
-    def after_skip_message(self, broker: Broker, message: Message[Any]) -> None:
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         message.options.pop("_omsx_t0", None)
         log.info("message.processed", outcome="skipped")
         structlog.contextvars.clear_contextvars()

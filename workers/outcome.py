@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import PurePath
 
-from contracts.filenames import Party
-from contracts.protocol import Code, Problem, Protocol, protocol_file_name, render_protocol
 from sqlmodel import Session
 
+from contracts.filenames import Party
+from contracts.protocol import Code, Problem, Protocol, protocol_file_name, render_protocol
 from messages import headers as H
 from messages.subjects import protocol as protocol_subject
 from messages.subjects import protocol_msg_id
@@ -31,13 +31,17 @@ def package_base(package: Package) -> str:
 def reply_party(package: Package) -> Party | None:
     """Who gets the protocol: the participant of the subject the package came on."""
     try:
-        return Party(role=package.sender_role, code=package.sender_code)
+        return Party.from_token(f"{package.sender_role}.{package.sender_code}")
     except FileNameError:  # a subject that names no valid participant: nowhere to answer
         return None
 
 
 def queue_protocol(
-    session: Session, package: Package, protocol: Protocol, *, receipt_seq: int | None,
+    session: Session,
+    package: Package,
+    protocol: Protocol,
+    *,
+    receipt_seq: int | None,
     repeat: bool = False,
 ) -> bool:
     """Put the rendered protocol into the outbox (idempotent by its Nats-Msg-Id)."""
@@ -49,42 +53,71 @@ def queue_protocol(
     if receipt_seq is not None:
         headers[H.RECEIPT] = str(receipt_seq)
     return add_outbox(
-        session, package_id=package.id, subject=protocol_subject(party), msg_id=msg_id,
+        session,
+        package_id=package.id,
+        subject=protocol_subject(party),
+        msg_id=msg_id,
         file_name=protocol_file_name(package_base(package)),
         body=render_protocol(protocol, encoding=get_settings().protocol_encoding),
-        receipt_seq=receipt_seq, headers=json.dumps(headers),
+        receipt_seq=receipt_seq,
+        headers=json.dumps(headers),
     )
 
 
 def conclude(
-    session: Session, package: Package, protocol: Protocol, *, source: tuple[State, ...],
-    target: State, stage: str, attempt: int = 0, duration_ms: int | None = None,
+    session: Session,
+    package: Package,
+    protocol: Protocol,
+    *,
+    source: tuple[State, ...],
+    target: State,
+    stage: str,
+    attempt: int = 0,
+    duration_ms: int | None = None,
 ) -> bool:
     """Final transition + protocol in one transaction; False when another run got there first."""
     assert package.id is not None
     moved = transition(
-        session, package.id, source=source, target=target, stage=stage,
-        outcome=f"{target.value}:{protocol.result}", attempt=attempt, duration_ms=duration_ms,
-        detail=_codes(protocol), result=protocol.result, n_acc=protocol.n_acc, n_rej=protocol.n_rej,
+        session,
+        package.id,
+        source=source,
+        target=target,
+        stage=stage,
+        outcome=f"{target.value}:{protocol.result}",
+        attempt=attempt,
+        duration_ms=duration_ms,
+        detail=_codes(protocol),
+        result=protocol.result,
+        n_acc=protocol.n_acc,
+        n_rej=protocol.n_rej,
     )
     if moved:
         receipt = first_receipt(session, package.id)
-        queue_protocol(session, package, protocol,
-                       receipt_seq=receipt.stream_seq if receipt else None)
+        queue_protocol(
+            session, package, protocol, receipt_seq=receipt.stream_seq if receipt else None
+        )
     return moved
 
 
-def duplicate_of(package: Package, first: Package, receipt: Receipt | None, *,
-                 same_bytes: bool) -> Protocol:
+def duplicate_of(
+    package: Package, first: Package, receipt: Receipt | None, *, same_bytes: bool
+) -> Protocol:
     """The 805 protocol naming the first receipt (no personal data: names, dates, ids)."""
     when = (receipt.received_at if receipt else first.received_at).strftime("%d.%m.%Y %H:%M:%S")
     what = "с тем же содержимым" if same_bytes else "с тем же именем"
-    comment = (f"Пакет {what} уже получен {when} UTC: {first.file_name or '—'}, "
-               f"пакет № {first.id}; данные не применялись повторно")
-    return Protocol.rejected(package_base(package), Problem(
-        oshib=str(int(Code.DUPLICATE)), im_pol="Oms-File-Name", zn_pol=first.file_name or None,
-        comment=comment,
-    ))
+    comment = (
+        f"Пакет {what} уже получен {when} UTC: {first.file_name or '—'}, "
+        f"пакет № {first.id}; данные не применялись повторно"
+    )
+    return Protocol.rejected(
+        package_base(package),
+        Problem(
+            oshib=str(int(Code.DUPLICATE)),
+            im_pol="Oms-File-Name",
+            zn_pol=first.file_name or None,
+            comment=comment,
+        ),
+    )
 
 
 def _codes(protocol: Protocol) -> str:

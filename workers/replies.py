@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 
-import dramatiq
-
 from messages import headers as H
 from messages.bridge import get_bridge
 from omsx.logs import get_logger
-from omsx.settings import get_settings
 from storage.db import session_scope
 from storage.packages import add_event, mark_published, pending_outbox
-from workers.broker import RETRY
+from workers.broker import pipeline_actor
 
 log = get_logger("workers.replies")
 
 
-@dramatiq.actor(queue_name="reply", max_retries=get_settings().max_retries, **RETRY)
+@pipeline_actor("reply")
 def publish_protocols(package_id: int | None = None) -> None:
     """Publish every pending outbox row of ``package_id`` (or the oldest pending ones)."""
     with session_scope() as session:
@@ -35,7 +32,17 @@ def publish_protocols(package_id: int | None = None) -> None:
             assert row.id is not None
             mark_published(session, row.id)
             if row.package_id is not None:
-                add_event(session, row.package_id, "reply", "duplicate-dropped" if ack.duplicate
-                          else "published", detail=f"{row.kind} seq={ack.seq}")
-        log.info("outbox.published", outbox_id=row.id, kind=row.kind, seq=ack.seq,
-                 duplicate=bool(ack.duplicate))
+                add_event(
+                    session,
+                    row.package_id,
+                    "reply",
+                    "duplicate-dropped" if ack.duplicate else "published",
+                    detail=f"{row.kind} seq={ack.seq}",
+                )
+        log.info(
+            "outbox.published",
+            outbox_id=row.id,
+            kind=row.kind,
+            seq=ack.seq,
+            duplicate=bool(ack.duplicate),
+        )

@@ -29,7 +29,10 @@ def hold_lock(client: redis.Redis, token: str) -> bool:
     renewed = client.eval(
         "if redis.call('get', KEYS[1]) == ARGV[1] then "
         "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
-        1, LOCK_KEY, token, LOCK_TTL_MS,
+        1,
+        LOCK_KEY,
+        token,
+        LOCK_TTL_MS,
     )
     return bool(renewed)
 

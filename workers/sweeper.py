@@ -36,7 +36,8 @@ def stale_packages(deadline_s: int, limit: int = 1000) -> list[tuple[int, str]]:
             select(Package.id, Package.state)
             .where(col(Package.state).in_([s.value for s in REDRIVE]))
             .where(col(Package.updated_at) < cutoff)
-            .order_by(col(Package.updated_at)).limit(limit)
+            .order_by(col(Package.updated_at))
+            .limit(limit)
         ).all()
     return [(int(pid), state) for pid, state in rows if pid is not None]
 
@@ -45,8 +46,11 @@ def unpublished_packages(limit: int = 1000) -> list[int | None]:
     cutoff = utcnow() - OUTBOX_GRACE
     with session_scope() as session:
         rows = session.exec(
-            select(Outbox.package_id).where(col(Outbox.published_at).is_(None))
-            .where(col(Outbox.created_at) < cutoff).distinct().limit(limit)
+            select(Outbox.package_id)
+            .where(col(Outbox.published_at).is_(None))
+            .where(col(Outbox.created_at) < cutoff)
+            .distinct()
+            .limit(limit)
         ).all()
     return list(rows)
 
@@ -58,6 +62,6 @@ def sweep() -> None:
     for package_id, state in stale:
         REDRIVE[State(state)].send(package_id)
     pending = unpublished_packages()
-    for package_id in pending:
-        publish_protocols.send(package_id)
+    for owner in pending:
+        publish_protocols.send(owner)
     log.info("sweep.done", redriven=len(stale), outbox_redriven=len(pending))

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+
+def render_item(type_: str, obj: Any, _ctx: Any) -> str | Literal[False]:
+    """Render SQLModel's AutoString as plain ``sa.String`` in generated revisions."""
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
 
 
 def _url() -> str:
@@ -22,8 +32,13 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -32,8 +47,12 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=target_metadata,
-                              render_as_batch=True)
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=True,
+                render_item=render_item,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

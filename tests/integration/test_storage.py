@@ -28,9 +28,17 @@ def db(database_url: str):
 
 
 def _receive(session: Session, sha: str, seq: int):
-    return record_receipt(session, sha256=sha, stream_seq=seq, subject="oms.in.mo.640001.registry",
-                          file_name="HM640001S64004_25111.zip", size=10, sender_role="mo",
-                          sender_code="640001", kind="registry")
+    return record_receipt(
+        session,
+        sha256=sha,
+        stream_seq=seq,
+        subject="oms.in.mo.640001.registry",
+        file_name="HM640001S64004_25111.zip",
+        size=10,
+        sender_role="mo",
+        sender_code="640001",
+        kind="registry",
+    )
 
 
 def _count(url: str, model) -> int:
@@ -92,8 +100,14 @@ def test_the_outbox_is_idempotent_by_message_id_and_tracks_publishing(db: str) -
         pid = _receive(s, "f" * 64, 1).package.id
     for _ in range(2):
         with session_scope(db) as s:
-            add_outbox(s, package_id=pid, subject="oms.out.mo.640001.protocol",
-                       msg_id="protocol-" + "f" * 64, file_name="V.xml", body=b"<x/>")
+            add_outbox(
+                s,
+                package_id=pid,
+                subject="oms.out.mo.640001.protocol",
+                msg_id="protocol-" + "f" * 64,
+                file_name="V.xml",
+                body=b"<x/>",
+            )
     assert _count(db, Outbox) == 1
     with session_scope(db) as s:
         rows = pending_outbox(s, pid)

@@ -1,0 +1,56 @@
+"""Small, valid exchange packages built in memory for tests (synthetic people only).
+
+The contracts' own generator (``omsx demo generate``) makes realistic volumes; these
+builders make the few exact shapes a test needs.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def h_file(base: str, n: int = 2, *, code_mo: str = "640001", plat: str = "64004") -> bytes:
+    zaps = "".join(
+        f"<ZAP><N_ZAP>{i}</N_ZAP><PR_NOV>0</PR_NOV>"
+        f"<PACIENT><ID_PAC>P{i}</ID_PAC><VPOLIS>3</VPOLIS><ENP>{6400000000000000 + i}</ENP>"
+        f"<NOVOR>0</NOVOR></PACIENT>"
+        f"<Z_SL><IDCASE>{i}</IDCASE><USL_OK>3</USL_OK><SUMV>100.00</SUMV></Z_SL></ZAP>"
+        for i in range(1, n + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="windows-1251"?>'
+        f"<ZL_LIST><ZGLV><VERSION>3.2</VERSION><DATA>2025-11-30</DATA>"
+        f"<FILENAME>{base}</FILENAME><SD_Z>{n}</SD_Z></ZGLV>"
+        f"<SCHET><CODE>1</CODE><CODE_MO>{code_mo}</CODE_MO><YEAR>2025</YEAR><MONTH>11</MONTH>"
+        f"<NSCHET>1</NSCHET><DSCHET>2025-11-30</DSCHET><PLAT>{plat}</PLAT>"
+        f"<SUMMAV>{100 * n}.00</SUMMAV></SCHET>{zaps}</ZL_LIST>"
+    ).encode("cp1251")
+
+
+def l_file(base: str, main: str, n: int = 2) -> bytes:
+    pers = "".join(
+        f"<PERS><ID_PAC>P{i}</ID_PAC><FAM>Тестов</FAM><IM>Тест</IM><W>1</W>"
+        f"<DR>1980-01-0{i % 9 + 1}</DR></PERS>"
+        for i in range(1, n + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="windows-1251"?>'
+        f"<PERS_LIST><ZGLV><VERSION>3.2</VERSION><DATA>2025-11-30</DATA>"
+        f"<FILENAME>{base}</FILENAME><FILENAME1>{main}</FILENAME1></ZGLV>{pers}</PERS_LIST>"
+    ).encode("cp1251")
+
+
+def register(base: str = "HM640001S64004_25111", n: int = 2, **kw: str) -> tuple[str, bytes]:
+    """A zipped H + L register: (file name, bytes)."""
+    l_base = "L" + base[1:]
+    data = zip_of({f"{base}.xml": h_file(base, n, **kw), f"{l_base}.xml": l_file(l_base, base, n)})
+    return f"{base}.zip", data
