@@ -11,7 +11,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -134,6 +134,8 @@ def admin() -> None:
 @click.option("--timeout", type=float, default=60.0, show_default=True)
 @click.option("--raw", is_flag=True, help="print the protocol XML as received")
 @click.option("--url", default=None, help="NATS URL; default OMSX_NATS_URL")
+@click.option("--user", envvar="OMSX_GATEWAY_USER", default=None, help="the gateway's NATS user")
+@click.option("--password", envvar="OMSX_GATEWAY_PASSWORD", default=None, hide_input=True)
 def publish(
     paths: tuple[Path, ...],
     as_: str,
@@ -142,6 +144,8 @@ def publish(
     timeout: float,
     raw: bool,
     url: str | None,
+    user: str | None,
+    password: str | None,
 ) -> None:
     """Publish packages (files, or every .zip in a folder) as a participant's gateway."""
     from contracts.filenames import Party
@@ -160,6 +164,7 @@ def publish(
             timeout=timeout,
             raw=raw,
             url=url or get_settings().nats_url,
+            auth={"user": user, "password": password or ""} if user else {},
         )
     )
     sys.exit(code)
@@ -183,15 +188,10 @@ async def _publish(
     timeout: float,
     raw: bool,
     url: str,
+    auth: dict[str, Any],
 ) -> int:
     from messages.gateway import Gateway
 
-    settings = get_settings()
-    auth = (
-        {"user": settings.nats_user, "password": settings.nats_password or ""}
-        if settings.nats_user
-        else {}
-    )
     try:
         gw = await Gateway.connect(url, party, **auth)
     except OmsxError as exc:

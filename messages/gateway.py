@@ -31,6 +31,7 @@ from contracts.filenames import Party, parse_name
 from contracts.protocol import Protocol, parse_protocol
 from messages import headers as H
 from messages import subjects
+from messages.connect import open_connection
 from messages.streams import BUCKET, OUT_STREAM
 from omsx.errors import ContractError, OmsxError, TransportUnavailable
 
@@ -73,17 +74,12 @@ class Gateway:
         self.js = nc.jetstream(timeout=30)
 
     @classmethod
-    async def connect(cls, url: str, party: Party, **options: Any) -> Gateway:
-        try:
-            nc = await nats.connect(
-                servers=[u.strip() for u in url.split(",")],
-                name=f"gateway-{party.token}",
-                connect_timeout=5,
-                max_reconnect_attempts=10,
-                **options,
-            )
-        except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
-            raise TransportUnavailable(f"cannot reach NATS at {url}") from exc
+    async def connect(
+        cls, url: str, party: Party, *, wait_s: float = 15.0, **options: Any
+    ) -> Gateway:
+        """Connect as ``party``; :class:`TransportUnavailable` after ``wait_s`` without a server."""
+        servers = [u.strip() for u in url.split(",") if u.strip()]
+        nc = await open_connection(servers, name=f"gateway-{party.token}", wait_s=wait_s, **options)
         return cls(nc, party)
 
     async def close(self) -> None:

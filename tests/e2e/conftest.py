@@ -76,16 +76,33 @@ class Hub:
         self.procs[name] = proc
         return proc
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 15.0) -> None:
+        """Signal the process group; a process that outlives ``timeout`` is SIGKILLed."""
         proc = self.procs.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            raise AssertionError(f"{name} ignored signal {sig} for {timeout} s") from None
+        finally:
+            # the group may hold children (dramatiq's worker processes) after the leader exits
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
+        """Stop every process (SIGTERM, as honcho does); report any that would not stop."""
+        stubborn = []
         for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
+            try:
+                self.kill(name, signal.SIGTERM)
+            except AssertionError as exc:
+                stubborn.append(str(exc))
         self._engine.dispose()
+        assert not stubborn, stubborn
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text(errors="replace")

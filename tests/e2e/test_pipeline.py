@@ -140,6 +140,11 @@ async def test_a_package_above_the_message_limit_travels_through_the_object_stor
 
 
 async def test_every_distinct_package_has_exactly_one_protocol(hub: Hub) -> None:
-    rows = hub.sql("SELECT msg_id, published_at FROM outbox")
+    # the gateway may see the last protocol a moment before the worker records it as sent
+    rows = hub.wait_for(
+        "SELECT msg_id, published_at FROM outbox",
+        lambda rows: rows and all(published for _, published in rows),
+        timeout=10,
+    )
     assert rows and all(published for _, published in rows)
     assert len({m for m, _ in rows}) == len(rows)
