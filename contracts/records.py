@@ -1,0 +1,103 @@
+"""Records as rules see them: plain dicts with typed leaves, built from lxml elements.
+
+An element with children becomes a ``dict`` (tag → value); a leaf becomes its text,
+stripped, converted by tag: dates to :class:`datetime.date`, money and quantities to
+:class:`decimal.Decimal`, everything else (codes, ids, names) stays ``str``. Tags that
+may repeat (:data:`REPEATED`) are always lists, even of one; an absent optional
+element is an absent key. A leaf whose text does not convert keeps its ``str`` (the
+structural check has already reported it), so rules never see an exception from here.
+
+Converting a whole ZAP this way costs about as much as parsing it: one pass, no
+schema lookups (the tag sets below are the schema's answer, taken once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lxml import etree
+
+Record = dict[str, Any]
+
+DATE_TAGS = frozenset({
+    "DATA", "DATE", "DSCHET", "DATE_Z_1", "DATE_Z_2", "DATE_1", "DATE_2", "DATE_IN",
+    "DATE_OUT", "NPR_DATE", "DR", "DR_P", "DOCDATE", "DATE_ACT", "DATE_F", "DATE_R",
+    "DATE_D", "DATE_HOSP", "DATE_H", "DATE_C", "DATE_PL", "BIRTHDAY", "FDATE",
+    "DATE_ATTACH_B", "DATE_ATTACH_E", "DBEG", "DEND", "DATE_REQ", "DATE_CONS", "DATE_IMPL",
+    "DATE_IN", "DATE_OUT", "NAPR_DATE", "DT_CONS", "DIAG_DATE", "PROT_DATE", "NAZ_DATE",
+})
+DECIMAL_TAGS = frozenset({
+    "SUMMAV", "SUMMAP", "SANK_MEK", "SANK_MEE", "SANK_EKMP", "SUMV", "SUMP", "SANK_IT",
+    "SUM_M", "TARIF", "SUMV_USL", "KOL_USL", "ED_COL", "S_SUM", "KD_Z", "KD", "COMPENS_SUM",
+    "SOD", "K_FR", "WEI", "HEI", "BSA", "KSG_KOEF", "KOEF_Z", "KOEF_UP", "BZTSZ", "KOEF_D",
+    "KOEF_U", "SL_K", "IT_SL", "VAL_K", "KOL_MED",
+})
+REPEATED = frozenset({
+    "ZAP", "PERS", "REC", "DIR", "CANCEL", "HOSP", "DISCH", "PLACES", "UNIT", "DAY",
+    "SL", "USL", "DS2", "DS3", "SANK", "CODE_EXP", "NAZ", "NAPR", "CONS",
+    "B_DIAG", "B_PROT", "ONK_USL", "LEK_PR", "DATE_INJ", "DOST", "DOST_P", "NAZ_SP",
+    "NAZ_V", "NAZ_USL", "NAZ_PMP", "NAZ_PK", "NAZ_R", "CRIT", "SL_KOEF", "MED_DEV",
+    "MR_USL_N", "KSG_KPG",
+})
+# tags that repeat under one parent only: SL_ID is one per SL, many per SANK
+REPEATED_UNDER = frozenset({("SANK", "SL_ID")})
+
+
+def _to_date(text: str) -> date | str:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _to_decimal(text: str) -> Decimal | str:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
+
+
+def converter(tag: str) -> Callable[[str], Any] | None:
+    if tag in DATE_TAGS:
+        return _to_date
+    if tag in DECIMAL_TAGS:
+        return _to_decimal
+    return None
+
+
+_CONVERTERS: dict[str, Callable[[str], Any] | None] = {}
+
+
+def to_record(element: etree._Element) -> Record:
+    """The element's children as a typed dict (see the module docstring)."""
+    out: Record = {}
+    parent = element.tag
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            continue
+        if len(child):
+            value: Any = to_record(child)
+        else:
+            text = (child.text or "").strip()
+            try:
+                conv = _CONVERTERS[tag]
+            except KeyError:
+                conv = _CONVERTERS[tag] = converter(tag)
+            value = conv(text) if conv is not None and text else text
+        if tag in REPEATED or (parent, tag) in REPEATED_UNDER:
+            out.setdefault(tag, []).append(value)
+        else:
+            out[tag] = value
+    return out
+
+
+def items(record: Record, tag: str) -> list[Any]:
+    """A repeated child as a list (empty when absent)."""
+    value = record.get(tag)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
