@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean
+.PHONY: help install run test test-fast lint clean bench-validate
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ test-fast: install ## unit tests only
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+bench-validate: install ## FLK of a 100k register vs lxml (floor) and xmlschema; BENCH_CASES=N
+	$(PY) -m bench.validate
 
 clean: ## remove the virtual environment and local data (./var)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

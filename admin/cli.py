@@ -17,6 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from contracts.filenames import Party
+    from contracts.protocol import Protocol
     from messages.gateway import Received
 
 from omsx.errors import OmsxError
@@ -233,9 +234,12 @@ def _xml_encoding(data: bytes) -> str:
 
 def format_protocol(item: Received) -> str:
     """A protocol for people: one summary line and one line per problem."""
-    protocol = item.protocol
+    return format_protocol_lines(item.file_name, item.protocol)
+
+
+def format_protocol_lines(file_name: str, protocol: Protocol) -> str:
     lines = [
-        f"{item.file_name}  RESULT {protocol.result}  "
+        f"{file_name}  RESULT {protocol.result}  "
         f"принято {protocol.n_acc}  отказано {protocol.n_rej}  ошибок {len(protocol.problems)}"
     ]
     for pr in protocol.problems:
@@ -253,6 +257,89 @@ def format_protocol(item: Received) -> str:
         field = "/".join(x for x in (pr.bas_el, pr.im_pol) if x)
         lines.append(f"  {pr.oshib:<13} {field:<24} {where}  {pr.comment}".rstrip())
     return "\n".join(lines)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_", required=True, metavar="ROLE.CODE", help="the sender, e.g. mo.640001")
+@click.option("--kind", default=None, help="package kind; default from the file name")
+@click.option("--structure-only", is_flag=True, help="only the XSD structure, no rules")
+@click.option(
+    "--participants",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="participant registry CSV (default: the shipped seed)",
+)
+@click.option("--raw", is_flag=True, help="print the protocol XML")
+def check(
+    path: Path,
+    as_: str,
+    kind: str | None,
+    structure_only: bool,
+    participants: Path | None,
+    raw: bool,
+) -> None:
+    """Check a package (ZIP) or a bare XML file offline, as the hub would; print the protocol.
+
+    Exit code: 0 accepted (A), 1 partially (P), 2 rejected (R).
+    """
+    from admin.offline import check_offline, environment
+    from contracts.filenames import Party
+    from contracts.protocol import render_protocol
+
+    try:
+        party = Party.from_token(as_)
+        env = environment(
+            get_settings().region, structure_only=structure_only, participants_csv=participants
+        )
+    except OmsxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = check_offline(path, party=party, kind=kind, env=env)
+    protocol = result.flk.protocol
+    if raw:
+        click.echo(render_protocol(protocol).decode())
+    else:
+        click.echo(format_protocol_lines(f"V{protocol.fname_i}.xml", protocol))
+    if structure_only:
+        click.echo("проверены только структура и ключи (--structure-only): правила не применялись")
+    if result.skipped:
+        click.echo("не выполнены (нужны данные хаба): " + ", ".join(result.skipped))
+    sys.exit(EXIT_BY_RESULT.get(protocol.result, 2))
+
+
+@main.group()
+def demo() -> None:
+    """Synthetic data for demos, tests and benchmarks."""
+
+
+@demo.command("generate")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--mo", type=int, default=3, show_default=True, help="how many МО")
+@click.option("--smo", type=int, default=2, show_default=True, help="how many СМО")
+@click.option("--cases", type=int, default=100, show_default=True, help="cases per register")
+@click.option(
+    "--defects",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="share of records with a planted defect (0..1)",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo_generate(out: Path, mo: int, smo: int, cases: int, defects: float, seed: int) -> None:
+    """Write realistic zipped packages of every kind and a manifest of planted defects."""
+    from contracts.generator import GeneratorConfig, generate
+
+    manifest = generate(
+        out,
+        GeneratorConfig(
+            region=get_settings().region, mo=mo, smo=smo, cases=cases, defects=defects, seed=seed
+        ),
+    )
+    n_defects = sum(len(p.defects) for p in manifest.packages)
+    click.echo(
+        f"{len(manifest.packages)} packages, {manifest.people} people, "
+        f"{n_defects} planted defects → {out} (manifest.json)"
+    )
 
 
 # ---------------------------------------------------------------- database & references
@@ -303,12 +390,15 @@ def refs() -> None:
 
 @refs.command("load")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--seed", is_flag=True, help="load the shipped seed for OMSX_REGION")
+@click.option("--seed", is_flag=True, help="load the shipped participant seed for OMSX_REGION")
 def refs_load(files: tuple[Path, ...], seed: bool) -> None:
-    """Load participant registries (CSV: role,code,name,active)."""
+    """Load reference files: federal directories (V006.xml, F014.xml, … or the seed CSV
+    format) replace the shipped seed's directory of that name; other CSVs are participant
+    registries (role,code,name,active)."""
     from contracts.participants import load_participants_csv, seed_path
+    from contracts.refs import is_directory_file, load_files
     from storage.db import session_scope
-    from storage.refs import upsert_participants
+    from storage.refs import store_directory, upsert_participants
 
     paths = list(files)
     if seed:
@@ -318,14 +408,18 @@ def refs_load(files: tuple[Path, ...], seed: bool) -> None:
         paths.append(path)
     if not paths:
         raise click.UsageError("give FILES or --seed")
-    for path in paths:
-        try:
-            rows = load_participants_csv(path)
-        except OmsxError as exc:
-            raise click.ClickException(f"{path}: {exc}") from exc
-        with session_scope() as session:
-            n = upsert_participants(session, rows)
-        click.echo(f"{path.name}: {n} participants")
+    directory_files = [p for p in paths if is_directory_file(p)]
+    try:
+        loaded = load_files(directory_files)
+        registries = [(p, load_participants_csv(p)) for p in paths if p not in directory_files]
+    except OmsxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with session_scope() as session:
+        for directory in loaded:
+            n = store_directory(session, directory)
+            click.echo(f"{directory.name}: {n} rows (replaces the shipped seed's {directory.name})")
+        for path, rows in registries:
+            click.echo(f"{path.name}: {upsert_participants(session, rows)} participants")
 
 
 @main.command()

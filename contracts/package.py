@@ -153,11 +153,14 @@ def check_package(
     participants: ParticipantDirectory,
     region: str,
     limits: Limits = DEFAULT_LIMITS,
+    parse_xml: bool = True,
 ) -> PackageCheck:
     """Run the checks of §3 on a package's bytes (or file) in the order above.
 
     Contract failures are outcomes in the result. An ``OSError`` reading a ``Path``
     source is not the participant's fault and propagates (the caller retries).
+    ``parse_xml=False`` leaves well-formedness (901) and record counts to a file check
+    that parses anyway (FLK): the prolog and XInclude checks still run, on the bytes.
     """
     check = PackageCheck()
     try:
@@ -170,7 +173,7 @@ def check_package(
                 Code.WRONG_KIND, f"тип файла {name.type} не относится к виду {subject.kind}"
             )
         _check_parties(name, subject, participants, region)
-        _check_archive(source, name, subject.kind, limits, check)
+        _check_archive(source, name, subject.kind, limits, check, parse_xml=parse_xml)
     except PackageRejected as exc:
         check.problems.append(problem_of(exc))
     return check
@@ -229,7 +232,13 @@ def _receives(receiver: Party, kind: str, region: str) -> bool:
 
 
 def _check_archive(
-    source: bytes | Path, name: PackageName, kind: str, limits: Limits, check: PackageCheck
+    source: bytes | Path,
+    name: PackageName,
+    kind: str,
+    limits: Limits,
+    check: PackageCheck,
+    *,
+    parse_xml: bool,
 ) -> None:
     size = source.stat().st_size if isinstance(source, Path) else len(source)
     if size > limits.max_package_bytes:
@@ -237,7 +246,7 @@ def _check_archive(
     fileobj: IO[bytes] = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
     with fileobj, open_archive(fileobj) as zf:
         infos = check_members(zf, limits)
-        scans = _read_members(zf, infos, limits)
+        scans = _read_members(zf, infos, limits, parse_xml=parse_xml)
     check.members = _expected_members(name, infos)
     for role, member in check.members.items():
         scan = scans[member]
@@ -247,13 +256,13 @@ def _check_archive(
 
 
 def _read_members(
-    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Limits
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Limits, *, parse_xml: bool
 ) -> dict[str, XmlScan]:
     """Read every member once through the guard, in 1 MiB chunks, scanning its XML."""
     scans: dict[str, XmlScan] = {}
     total = 0
     for info in infos:
-        scanner = XmlScanner(info.filename)
+        scanner = XmlScanner(info.filename, parse=parse_xml)
         with GuardedReader(zf, info, limits, already=total) as reader:
             chunk = reader.read(CHUNK) or b""
             refuse_nested(chunk, info.filename)

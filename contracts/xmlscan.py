@@ -41,6 +41,7 @@ _SPACE = b" \t\r\n"
 _DECL = re.compile(rb"<\?xml[ \t\r\n?]")
 _ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*["']([^"']*)["']""")
 _LOOKAHEAD = len(b"<!DOCTYPE")
+_LONGEST_URI = max(len(uri) for uri in XINCLUDE_NAMESPACES)
 
 
 @dataclass
@@ -59,11 +60,14 @@ class XmlScan:
 class XmlScanner:
     """``feed`` the member's bytes in order, then ``close`` for the :class:`XmlScan`."""
 
-    def __init__(self, member: str) -> None:
+    def __init__(self, member: str, *, parse: bool = True) -> None:
         self.member = member
         self.scan = XmlScan()
+        self.parse = parse
         self._head = b""
         self._parser: Any = None
+        self._judged = False
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
         """Take the next bytes of the member."""
@@ -78,12 +82,17 @@ class XmlScanner:
         if self.scan.problem is not None:
             return
         try:
-            if self._parser is None:
+            if not self._judged:
                 self._head += chunk
                 if not judge_prolog(self._head, self.member, final=final):
                     return
-                self._parser = _new_parser()
+                self._judged = True
                 chunk, self._head = self._head, b""
+                if self.parse:
+                    self._parser = _new_parser()
+            if not self.parse:
+                self._search_xinclude(chunk)
+                return
             if chunk:
                 self._parser.feed(chunk)
             if final:
@@ -97,6 +106,13 @@ class XmlScanner:
                 f"файл «{self.member}» не является корректным XML: {_syntax_message(exc)}",
                 self.member,
             )
+
+    def _search_xinclude(self, chunk: bytes) -> None:
+        """Without a parse: the XInclude namespace URIs as bytes (a chunk's edge included)."""
+        window = self._tail + chunk
+        if any(uri.encode() in window for uri in XINCLUDE_NAMESPACES):
+            raise unsafe(f"XInclude в файле «{self.member}» запрещён", self.member)
+        self._tail = window[-_LONGEST_URI:]
 
     def _drain(self) -> None:
         for event, item in self._parser.read_events():

@@ -9,7 +9,7 @@ re-publish of the same bytes is a duplicate receipt of the same package.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
@@ -129,3 +129,28 @@ class Outbox(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class FlkOutcome(SQLModel, table=True):
+    """What FLK decided for a package that goes on to ``apply``: its protocol so far and
+    which records (1-based positions in the main file) are refused."""
+
+    package_id: int = Field(foreign_key="package.id", primary_key=True)
+    protocol: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    refused: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list
+    format_version: str = Field(default="", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RefEntry(SQLModel, table=True):
+    """A row of a reference directory loaded with ``omsx refs load`` (overrides the seed)."""
+
+    __table_args__ = (Index("ix_refentry_dir_code", "directory", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    directory: str = Field(max_length=16)
+    code: str = Field(max_length=64)
+    name: str = Field(default="", max_length=1000)
+    begin: date | None = None
+    end: date | None = None
+    loaded_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -7,7 +7,9 @@ builders make the few exact shapes a test needs.
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
+from pathlib import Path
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
@@ -49,8 +51,29 @@ def l_file(base: str, main: str, n: int = 2) -> bytes:
     ).encode("cp1251")
 
 
-def register(base: str = "HM640001S64004_25111", n: int = 2, **kw: str) -> tuple[str, bytes]:
-    """A zipped H + L register: (file name, bytes)."""
-    l_base = "L" + base[1:]
-    data = zip_of({f"{base}.xml": h_file(base, n, **kw), f"{l_base}.xml": l_file(l_base, base, n)})
+def register(
+    base: str = "HM640001S64004_25111", n: int = 2, *, defects: float = 0.0, seed: int = 0
+) -> tuple[str, bytes]:
+    """A valid zipped H + L register from the generator: (file name, bytes).
+
+    ``base`` fixes the parties and period: ``HM<mo>S<smo>_<YY><MM><N>``.
+    """
+    from contracts.filenames import parse_name
+    from contracts.generator import write_register
+
+    name = parse_name(base)
+    with tempfile.TemporaryDirectory() as tmp:
+        package = write_register(
+            Path(tmp),
+            mo=name.sender.code,
+            smo=name.receiver.code,
+            cases=n,
+            file_type=name.type,
+            number=name.number,
+            year=2000 + name.year,
+            month=name.month,
+            defects=defects,
+            seed=seed,
+        )
+        data = package.path.read_bytes()
     return f"{base}.zip", data

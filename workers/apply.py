@@ -1,24 +1,34 @@
 """Stage ``apply``: a checked package's data lands, its name is claimed, it is answered.
 
 The name claim and the final state commit together with the protocol: a second
-package under an accepted name is a 805 duplicate (exchange.md §5). File- and
-record-level checks and the per-kind appliers plug in here (contracts and registry
-issues); until then a package that passed the package checks is accepted whole.
+package under an accepted name is a 805 duplicate (exchange.md §5). The protocol is
+the one FLK stored at validation; the per-kind appliers and the stateful MEK rules
+(registry issue) plug in here.
 """
 
 from __future__ import annotations
 
 import time
 
-from contracts.protocol import Protocol
+from sqlmodel import Session
+
+from contracts.protocol import Protocol, parse_protocol
 from storage.db import session_scope
-from storage.models import Package, State
+from storage.models import FlkOutcome, Package, State
 from storage.packages import claim_name, first_receipt, transition
 from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.replies import publish_protocols
 
 IN_FLIGHT = (State.CHECKED, State.APPLYING)
+
+
+def _flk_protocol(session: Session, package_id: int, base: str, records: int) -> Protocol:
+    """The protocol FLK produced at validation (A or P); MEK lines join it here later."""
+    outcome = session.get(FlkOutcome, package_id)
+    if outcome is None:  # checked before FLK outcomes were stored
+        return Protocol.decide(base, n_acc=records, n_rej=0, problems=[], file_rejected=False)
+    return parse_protocol(outcome.protocol)
 
 
 @pipeline_actor("apply")
@@ -50,10 +60,7 @@ def apply(package_id: int) -> None:
             )
             target = State.DUPLICATE
         else:
-            records = package.records or 0
-            protocol = Protocol.decide(
-                base, n_acc=records, n_rej=0, problems=[], file_rejected=False
-            )
+            protocol = _flk_protocol(session, package_id, base, package.records or 0)
             target = State.APPLIED
         concluded = conclude(
             session,

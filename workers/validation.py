@@ -1,23 +1,31 @@
-"""Stage ``validate``: the package-level checks (801–808) on the stored bytes.
+"""Stage ``validate``: FLK — the package checks (801–808), then every file's structure,
+keys and stateless rules (901–905 and the catalogue), streaming from the stored bytes.
 
-A package that fails is concluded here with its protocol (RESULT R); one that passes
-moves to ``checked`` and is handed to ``apply``. Contract failures are outcomes, not
-exceptions: only transient failures (database, blob store) raise and are retried.
+A package whose files are rejected, or whose every record is refused, is concluded
+here with its protocol (RESULT R). Otherwise the FLK outcome (the protocol so far and
+the refused records) is stored and the package moves to ``checked`` for ``apply``.
+Contract failures are outcomes, not exceptions: only transient failures (database,
+blob store) raise and are retried.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import date
 
-from contracts.package import Limits, PackageCheck, Subject, check_package
-from contracts.protocol import Code, Problem, Protocol
+from sqlmodel import Session
+
+from contracts.flk import Environment, FlkResult, check_flk
+from contracts.package import Limits, Subject
+from contracts.protocol import Code, Problem, Protocol, render_protocol
 from omsx.errors import ContractError
 from omsx.settings import Settings, get_settings
 from storage.blobs import BlobStore
 from storage.db import session_scope
-from storage.models import Package, State
+from storage.models import FlkOutcome, Package, State
 from storage.packages import transition
-from storage.refs import participants
+from storage.refs import directories, participants
 from workers.apply import apply
 from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, package_base
@@ -34,8 +42,18 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def run_checks(package: Package, settings: Settings) -> PackageCheck | Problem:
-    """The package-level checks; a Problem when the subject itself is not one we accept."""
+def environment(settings: Settings) -> Environment:
+    return Environment(
+        participants=participants.get(),
+        refs=directories.get(),
+        region=settings.region,
+        today=date.today(),
+        limits=limits(settings),
+    )
+
+
+def run_flk(package: Package, settings: Settings) -> FlkResult | Problem:
+    """FLK of a stored package; a Problem when even its subject is not one we accept."""
     try:
         subject = Subject.parse(package.subject)
     except ContractError as exc:
@@ -45,13 +63,11 @@ def run_checks(package: Package, settings: Settings) -> PackageCheck | Problem:
             zn_pol=package.subject,
             comment=str(exc),
         )
-    return check_package(
+    return check_flk(
         BlobStore(settings.blobs).path(package.sha256),
         file_name=package.file_name,
         subject=subject,
-        participants=participants.get(),
-        region=settings.region,
-        limits=limits(settings),
+        env=environment(settings),
     )
 
 
@@ -73,43 +89,59 @@ def validate(package_id: int) -> None:
         package = session.get(Package, package_id)
     assert package is not None
     started = time.perf_counter()
-    checked = run_checks(package, settings)
+    checked = run_flk(package, settings)
     ms = int((time.perf_counter() - started) * 1000)
+    if isinstance(checked, Problem):
+        protocol = Protocol.rejected(package_base(package), checked)
+    else:
+        protocol = checked.protocol
     with session_scope() as session:
-        if isinstance(checked, Problem) or not checked.ok:
-            problem = checked if isinstance(checked, Problem) else checked.problems[0]
-            concluded = conclude(
+        if protocol.result == "R":
+            moved = conclude(
                 session,
                 package,
-                Protocol.rejected(package_base(package), problem),
+                protocol,
                 source=(State.VALIDATING,),
                 target=State.REJECTED,
                 stage="validate",
                 attempt=attempt,
                 duration_ms=ms,
             )
-            follow = "reply" if concluded else None
         else:
-            name = checked.name
-            moved = transition(
-                session,
-                package_id,
-                source=(State.VALIDATING,),
-                target=State.CHECKED,
-                stage="validate",
-                outcome="checked",
-                attempt=attempt,
-                duration_ms=ms,
-                records=checked.records,
-                file_type=name.type if name else None,
-                period=f"{name.year:02d}{name.month:02d}" if name else None,
+            assert isinstance(checked, FlkResult)
+            moved = _checked(session, package, checked, attempt=attempt, ms=ms)
+    if moved:
+        (publish_protocols if protocol.result == "R" else apply).send(package_id)
+
+
+def _checked(session: Session, package: Package, flk: FlkResult, *, attempt: int, ms: int) -> bool:
+    assert package.id is not None
+    name = flk.package.name
+    moved = transition(
+        session,
+        package.id,
+        source=(State.VALIDATING,),
+        target=State.CHECKED,
+        stage="validate",
+        outcome="checked",
+        attempt=attempt,
+        duration_ms=ms,
+        detail=f"accepted={flk.protocol.n_acc} refused={flk.protocol.n_rej}",
+        records=flk.main.records if flk.main else 0,
+        file_type=name.type if name else None,
+        period=f"{name.year:02d}{name.month:02d}" if name else None,
+    )
+    if moved:
+        existing = session.get(FlkOutcome, package.id)
+        if existing is not None:  # a re-driven run: the newer outcome wins
+            session.delete(existing)
+            session.flush()
+        session.add(
+            FlkOutcome(
+                package_id=package.id,
+                protocol=render_protocol(flk.protocol),
+                refused=json.dumps(sorted(flk.refused)),
+                format_version=flk.main.fmt.version if flk.main and flk.main.fmt else "",
             )
-            follow = "apply" if moved else None
-    _hand_over(follow, package_id)
-
-
-def _hand_over(follow: str | None, package_id: int) -> None:
-    if follow == "reply":
-        publish_protocols.send(package_id)
-    elif follow == "apply":
-        apply.send(package_id)
+        )
+    return moved

@@ -1,0 +1,1 @@
+"""Conformance of the project's XSDs (contracts/schemas) with the formats of exchange.md §4."""
