@@ -139,21 +139,12 @@ def check_file(
 ) -> FileCheck:
     """Check one XML file read from ``source`` (streaming, constant memory)."""
     result = FileCheck(base_name=base_name)
-    candidates = formats_for(file_type)
-    if not candidates:
-        result.add(
-            Problem(
-                oshib=str(int(Code.UNSUPPORTED)),
-                im_pol="FILENAME",
-                zn_pol=file_type,
-                comment=f"Тип файла {file_type} не поддерживается",
-            ),
-            rejects=True,
-        )
+    walker = Walker(result, hooks, max_problems, file_type)
+    if not walker.candidates:
         return result
-    tags = {fmt.root for fmt in candidates} | {t for fmt in candidates for t in fmt.records}
+    tags = {fmt.root for fmt in walker.candidates}
+    tags |= {t for fmt in walker.candidates for t in fmt.records}
     tags.update(HEADER_TAGS)
-    walker = _Walker(result, hooks, max_problems, file_type, candidates)
     try:
         for _event, elem in etree.iterparse(
             source,
@@ -179,31 +170,51 @@ def check_file(
     return result
 
 
-class _Walker:
-    """The state of one pass over a file."""
+def structure_problems(schema: etree.XMLSchema, elem: etree._Element) -> list[tuple[Problem, bool]]:
+    """The record's XSD errors (each rejects the file), positioned."""
+    if schema.validate(elem):
+        return []
+    return [(problem, True) for problem in problems_from_log(schema.error_log, elem)]
 
-    def __init__(
-        self,
-        result: FileCheck,
-        hooks: Hooks | None,
-        cap: int,
-        file_type: str,
-        candidates: list[Format],
-    ) -> None:
+
+def schemas_for(fmt: Format) -> tuple[etree.XMLSchema, etree.XMLSchema]:
+    """This thread's (record schema, shell schema) for a format (see :func:`_schemas`)."""
+    return _schemas(fmt)
+
+
+class Walker:
+    """The state of one pass over a file; the parallel path drives the same object."""
+
+    def __init__(self, result: FileCheck, hooks: Hooks | None, cap: int, file_type: str) -> None:
         self.result = result
         self.hooks = hooks
         self.cap = cap
         self.file_type = file_type
-        self.candidates = candidates
+        self.candidates = formats_for(file_type)
         self.fmt: Format | None = None
         self.schema: etree.XMLSchema | None = None
         self.shell: etree.XMLSchema | None = None
         self.root: etree._Element | None = None
         self.began = False
         self.seen: dict[str, set[str]] = {}
+        if not self.candidates:
+            self.add(
+                Problem(
+                    oshib=str(int(Code.UNSUPPORTED)),
+                    im_pol="FILENAME",
+                    zn_pol=file_type,
+                    comment=f"Тип файла {file_type} не поддерживается",
+                ),
+                rejects=True,
+            )
 
     def add(self, problem: Problem, *, rejects: bool = False, position: int | None = None) -> None:
         self.result.add(problem, rejects=rejects, position=position, cap=self.cap)
+
+    def record_tag(self) -> str | None:
+        """The one record element of this file type, when there is exactly one."""
+        tags = {t for fmt in self.candidates for t in fmt.records}
+        return next(iter(tags)) if len(tags) == 1 else None
 
     def step(self, elem: etree._Element) -> bool:
         parent = elem.getparent()
@@ -229,6 +240,14 @@ class _Walker:
             return False
         self.record(elem, parent)
         return True
+
+    def resolve_shell(self, root: etree._Element) -> bool:
+        """Resolve the format from a parsed head (root with ZGLV and SCHET only)."""
+        zglv = root.find("ZGLV")
+        if zglv is None:
+            return False
+        self.root = root
+        return self.resolve(zglv)
 
     def resolve(self, zglv: etree._Element) -> bool:
         version = (zglv.findtext("VERSION") or "").strip()
@@ -259,8 +278,8 @@ class _Walker:
             )
             return False
         self.fmt = fmt
-        self.schema, self.shell = _schemas(fmt)
         self.result.fmt = fmt
+        self.schema, self.shell = _schemas(fmt)
         return True
 
     def record(self, elem: etree._Element, root: etree._Element) -> None:
@@ -271,11 +290,12 @@ class _Walker:
         position = self.result.records
         if not self.began:
             self.begin(root)
-        if not self.schema.validate(elem):
-            for problem in problems_from_log(self.schema.error_log, elem):
-                self.add(problem, rejects=True)
+        for problem, rejects in structure_problems(self.schema, elem):
+            self.add(problem, rejects=rejects)
         record = to_record(elem)
-        self.keys(elem.tag, record, position)
+        self.keys_of(record, position)
+        for problem, _ in nested_key_problems(record, elem.tag):
+            self.add(problem, position=position)
         if self.hooks is not None:
             for problem, rejects in self.hooks.record(record, position):
                 self.add(problem, rejects=rejects, position=position)
@@ -293,29 +313,30 @@ class _Walker:
         if self.hooks is not None:
             self.hooks.begin(self.fmt, header)
 
-    def keys(self, tag: str, record: Record, position: int) -> None:
-        for path, name in FILE_KEYS.get(tag, ()):
-            value = _dig(record, path)
-            if not isinstance(value, str) or not value:
-                continue
-            seen = self.seen.setdefault(name, set())
-            if value in seen:
-                self.add(
-                    Problem(
-                        oshib=str(int(Code.REPEATED_KEY)),
-                        im_pol=name,
-                        bas_el=tag,
-                        n_zap=_s(record.get("N_ZAP")),
-                        idcase=_s(_dig(record, ("Z_SL", "IDCASE"))),
-                        zn_pol=safe_value(name, value),
-                        comment=f"Значение {name} повторяется в файле",
-                    ),
-                    position=position,
-                )
-            else:
-                seen.add(value)
-        if tag == "ZAP":
-            _nested_keys(self, record, position)
+    def keys_of(self, record: Record, position: int) -> None:
+        """Keys unique across the file (905 refuses the later record)."""
+        assert self.fmt is not None
+        for tag in self.fmt.records:
+            for path, name in FILE_KEYS.get(tag, ()):
+                value = _dig(record, path)
+                if not isinstance(value, str) or not value:
+                    continue
+                seen = self.seen.setdefault(name, set())
+                if value in seen:
+                    self.add(
+                        Problem(
+                            oshib=str(int(Code.REPEATED_KEY)),
+                            im_pol=name,
+                            bas_el=tag,
+                            n_zap=_s(record.get("N_ZAP")),
+                            idcase=_s(_dig(record, ("Z_SL", "IDCASE"))),
+                            zn_pol=safe_value(name, value),
+                            comment=f"Значение {name} повторяется в файле",
+                        ),
+                        position=position,
+                    )
+                else:
+                    seen.add(value)
 
     def finish(self, root: etree._Element) -> bool:
         self.root = root
@@ -343,11 +364,12 @@ class _Walker:
         return False
 
 
-def _nested_keys(walker: _Walker, record: Record, position: int) -> None:
+def nested_key_problems(record: Record, tag: str) -> list[tuple[Problem, bool]]:
     """SL_ID unique within its Z_SL, IDSERV within its SL (905, the record is refused)."""
-    z_sl = record.get("Z_SL")
+    z_sl = record.get("Z_SL") if tag == "ZAP" else None
     if not isinstance(z_sl, dict):
-        return
+        return []
+    out: list[tuple[Problem, bool]] = []
     base = {"n_zap": _s(record.get("N_ZAP")), "idcase": _s(z_sl.get("IDCASE"))}
     sl_ids: set[str] = set()
     for sl in z_sl.get("SL", ()):
@@ -355,17 +377,19 @@ def _nested_keys(walker: _Walker, record: Record, position: int) -> None:
             continue
         sl_id = _s(sl.get("SL_ID"))
         if sl_id is not None and sl_id in sl_ids:
-            walker.add(
-                Problem(
-                    oshib=str(int(Code.REPEATED_KEY)),
-                    im_pol="SL_ID",
-                    bas_el="SL",
-                    sl_id=sl_id,
-                    zn_pol=sl_id,
-                    comment="SL_ID повторяется в пределах законченного случая",
-                    **base,
-                ),
-                position=position,
+            out.append(
+                (
+                    Problem(
+                        oshib=str(int(Code.REPEATED_KEY)),
+                        im_pol="SL_ID",
+                        bas_el="SL",
+                        sl_id=sl_id,
+                        zn_pol=sl_id,
+                        comment="SL_ID повторяется в пределах законченного случая",
+                        **base,
+                    ),
+                    False,
+                )
             )
         if sl_id is not None:
             sl_ids.add(sl_id)
@@ -373,21 +397,24 @@ def _nested_keys(walker: _Walker, record: Record, position: int) -> None:
         for usl in sl.get("USL", ()):
             idserv = _s(usl.get("IDSERV")) if isinstance(usl, dict) else None
             if idserv is not None and idserv in services:
-                walker.add(
-                    Problem(
-                        oshib=str(int(Code.REPEATED_KEY)),
-                        im_pol="IDSERV",
-                        bas_el="USL",
-                        sl_id=sl_id,
-                        idserv=idserv,
-                        zn_pol=idserv,
-                        comment="IDSERV повторяется в пределах случая (SL)",
-                        **base,
-                    ),
-                    position=position,
+                out.append(
+                    (
+                        Problem(
+                            oshib=str(int(Code.REPEATED_KEY)),
+                            im_pol="IDSERV",
+                            bas_el="USL",
+                            sl_id=sl_id,
+                            idserv=idserv,
+                            zn_pol=idserv,
+                            comment="IDSERV повторяется в пределах случая (SL)",
+                            **base,
+                        ),
+                        False,
+                    )
                 )
             if idserv is not None:
                 services.add(idserv)
+    return out
 
 
 def _dig(record: Record, path: tuple[str, ...]) -> object:

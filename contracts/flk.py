@@ -13,8 +13,10 @@ the stateful ones (MEK against the registry, 005K/007F) run later, in the worker
 
 from __future__ import annotations
 
+import io
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,7 @@ from contracts.filecheck import FileCheck, check_file
 from contracts.filenames import PackageName, Party, strip_extension
 from contracts.formats import Format
 from contracts.package import Limits, PackageCheck, Subject, check_package, open_member
+from contracts.parallel import check_file_parallel
 from contracts.participants import ParticipantDirectory
 from contracts.protocol import Problem, Protocol
 from contracts.records import Record
@@ -57,6 +60,9 @@ class Environment:
     limits: Limits = field(default_factory=Limits)
     structure_only: bool = False
     max_problems: int = 10_000
+    workers: int = 1  # processes for one large file (contracts.parallel); 1 = in this process
+    parallel_min_bytes: int = 16 << 20  # files smaller than this are checked in-process
+    parallel_batch_bytes: int = 4 << 20  # records handed to a worker process at a time
 
 
 def check_flk(
@@ -78,44 +84,80 @@ def check_flk(
         return FlkResult(package, Protocol.rejected(base or "NONAME", problem))
     name = package.name
     result = FlkResult(package, Protocol(fname_i=name.base, result="A"))
+    base_env = env
     env = replace(env, refs=MemoRefs(env.refs))
     with _open(source) as zf:
         persons: dict[str, Record] = {}
         refused_pac: set[str] = set()
+        main_base = strip_extension(package.members["main"])
         if "personal" in package.members:
             member = package.members["personal"]
-            runner = RuleRunner(
-                env,
-                name,
+            result.personal, runner = _check_member(
+                zf,
+                member,
                 "L",
-                strip_extension(member),
+                env=env,
+                base_env=base_env,
+                name=name,
                 persons=None,
-                main_name=strip_extension(package.members["main"]),
+                main_name=main_base,
             )
-            with open_member(zf, member, env.limits) as stream:
-                result.personal = check_file(
-                    stream,
-                    file_type="L",
-                    base_name=strip_extension(member),
-                    hooks=runner,
-                    max_problems=env.max_problems,
-                )
             persons, refused_pac = runner.collected, runner.refused_pac
-        member = package.members["main"]
-        runner = RuleRunner(
-            env, name, name.type, strip_extension(member), persons=persons, refused_pac=refused_pac
+        result.main, runner = _check_member(
+            zf,
+            package.members["main"],
+            name.type,
+            env=env,
+            base_env=base_env,
+            name=name,
+            persons=persons,
+            refused_pac=refused_pac,
         )
-        with open_member(zf, member, env.limits) as stream:
-            result.main = check_file(
-                stream,
-                file_type=name.type,
-                base_name=strip_extension(member),
-                hooks=runner,
-                max_problems=env.max_problems,
-            )
         result.refused = result.main.refused | runner.refused_by_person
     result.protocol = _protocol(name, result)
     return result
+
+
+def _check_member(
+    zf: zipfile.ZipFile,
+    member: str,
+    file_type: str,
+    *,
+    env: Environment,
+    base_env: Environment,
+    name: PackageName,
+    persons: dict[str, Record] | None,
+    main_name: str | None = None,
+    refused_pac: set[str] | None = None,
+) -> tuple[FileCheck, RuleRunner]:
+    """One file: on several processes when it is large and regular, else in this one."""
+    base = strip_extension(member)
+    if env.workers > 1 and zf.getinfo(member).file_size >= env.parallel_min_bytes:
+        with open_member(zf, member, env.limits) as stream:
+            done = check_file_parallel(
+                stream,
+                file_type=file_type,
+                base_name=base,
+                env=env,
+                pool_env=base_env,
+                name=name,
+                persons=persons,
+                main_name=main_name,
+                refused_pac=refused_pac,
+                workers=env.workers,
+                max_problems=env.max_problems,
+                batch_bytes=env.parallel_batch_bytes,
+            )
+        if done is not None:
+            return done
+    runner = RuleRunner(
+        env, name, file_type, base, persons=persons, main_name=main_name, refused_pac=refused_pac
+    )
+    with open_member(zf, member, env.limits) as stream:
+        checked = check_file(
+            stream, file_type=file_type, base_name=base, hooks=runner, max_problems=env.max_problems
+        )
+    return checked, runner
 
 
 def _protocol(name: PackageName, result: FlkResult) -> Protocol:
@@ -130,23 +172,13 @@ def _protocol(name: PackageName, result: FlkResult) -> Protocol:
     )
 
 
-class _Zip:
-    def __init__(self, source: bytes | Path) -> None:
-        import io
-
-        self._fh = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
-        self.zf = zipfile.ZipFile(self._fh)
-
-    def __enter__(self) -> zipfile.ZipFile:
-        return self.zf
-
-    def __exit__(self, *exc: object) -> None:
-        self.zf.close()
-        self._fh.close()
-
-
-def _open(source: bytes | Path) -> _Zip:
-    return _Zip(source)
+@contextmanager
+def _open(source: bytes | Path) -> Iterator[zipfile.ZipFile]:
+    with (
+        source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as fh,
+        zipfile.ZipFile(fh) as zf,
+    ):
+        yield zf
 
 
 class MemoRefs:
@@ -252,6 +284,3 @@ class RuleRunner:
             for problem in rule.check(ctx.header, ctx):
                 out.append((problem, rule.severity == "reject"))
         return out
-
-
-ParticipantCheck = Callable[[str, str], bool]

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         "utf-8", description="Encoding of FLK protocols"
     )
 
+    # FLK
+    flk_workers: int = Field(
+        0, ge=0, description="Processes checking one large file; 0 = one per core"
+    )
+    flk_parallel_min_bytes: int = Field(
+        16 * MiB, ge=0, description="Files at least this large (uncompressed) use those processes"
+    )
+
     # workers
     worker_processes: int = Field(2, ge=1, description="Dramatiq worker processes")
     worker_threads: int = Field(4, ge=1, description="Threads per worker process")

@@ -11,6 +11,7 @@ blob store) raise and are retried.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date
 
@@ -49,6 +50,8 @@ def environment(settings: Settings) -> Environment:
         region=settings.region,
         today=date.today(),
         limits=limits(settings),
+        workers=settings.flk_workers or os.cpu_count() or 1,
+        parallel_min_bytes=settings.flk_parallel_min_bytes,
     )
 
 
