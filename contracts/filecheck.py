@@ -376,45 +376,55 @@ def nested_key_problems(record: Record, tag: str) -> list[tuple[Problem, bool]]:
         if not isinstance(sl, dict):
             continue
         sl_id = _s(sl.get("SL_ID"))
-        if sl_id is not None and sl_id in sl_ids:
+        if _repeated(sl_ids, sl_id):
             out.append(
                 (
-                    Problem(
-                        oshib=str(int(Code.REPEATED_KEY)),
-                        im_pol="SL_ID",
-                        bas_el="SL",
-                        sl_id=sl_id,
-                        zn_pol=sl_id,
-                        comment="SL_ID повторяется в пределах законченного случая",
-                        **base,
-                    ),
+                    _repeat_problem("SL_ID", "SL", sl_id, "законченного случая", base, sl_id=sl_id),
                     False,
                 )
             )
-        if sl_id is not None:
-            sl_ids.add(sl_id)
         services: set[str] = set()
         for usl in sl.get("USL", ()):
             idserv = _s(usl.get("IDSERV")) if isinstance(usl, dict) else None
-            if idserv is not None and idserv in services:
+            if _repeated(services, idserv):
                 out.append(
                     (
-                        Problem(
-                            oshib=str(int(Code.REPEATED_KEY)),
-                            im_pol="IDSERV",
-                            bas_el="USL",
-                            sl_id=sl_id,
-                            idserv=idserv,
-                            zn_pol=idserv,
-                            comment="IDSERV повторяется в пределах случая (SL)",
-                            **base,
+                        _repeat_problem(
+                            "IDSERV", "USL", idserv, "случая (SL)", base, sl_id=sl_id, idserv=idserv
                         ),
                         False,
                     )
                 )
-            if idserv is not None:
-                services.add(idserv)
     return out
+
+
+def _repeated(seen: set[str], value: str | None) -> bool:
+    """Record ``value`` as seen; True when it was seen before."""
+    if value is None:
+        return False
+    if value in seen:
+        return True
+    seen.add(value)
+    return False
+
+
+def _repeat_problem(
+    tag: str,
+    parent: str,
+    value: str | None,
+    within: str,
+    base: dict[str, str | None],
+    **keys: str | None,
+) -> Problem:
+    return Problem(
+        oshib=str(int(Code.REPEATED_KEY)),
+        im_pol=tag,
+        bas_el=parent,
+        zn_pol=value,
+        comment=f"{tag} повторяется в пределах {within}",
+        **base,
+        **keys,
+    )
 
 
 def _dig(record: Record, path: tuple[str, ...]) -> object:
