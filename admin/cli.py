@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 @click.group()
 def main() -> None:
     """omsx — the regional ОМС exchange hub."""
+    configure_logging()  # logs go to stderr; stdout carries the commands' output
 
 
 # ---------------------------------------------------------------- processes
@@ -340,6 +341,58 @@ def demo_generate(out: Path, mo: int, smo: int, cases: int, defects: float, seed
         f"{len(manifest.packages)} packages, {manifest.people} people, "
         f"{n_defects} planted defects → {out} (manifest.json)"
     )
+
+
+@demo.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--timeout", type=float, default=120.0, show_default=True)
+@click.option("--url", default=None, help="NATS URL; default OMSX_NATS_URL")
+def demo_publish(folder: Path, timeout: float, url: str | None) -> None:
+    """Publish a generated folder as each package's sender would; print every protocol.
+
+    With ``make run`` up: ``omsx demo generate --out var/demo`` then
+    ``omsx demo publish var/demo``.
+    """
+    from contracts.generator.model import Manifest
+
+    try:
+        manifest = Manifest.load(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"{folder}: no readable manifest.json ({exc})") from exc
+    results = asyncio.run(_demo_publish(manifest, url or get_settings().nats_url, timeout))
+    for line in results:
+        click.echo(line)
+
+
+async def _demo_publish(manifest: Any, url: str, timeout: float) -> list[str]:
+    from contracts.filenames import Party
+    from messages.gateway import Gateway
+
+    gateways: dict[str, Gateway] = {}
+    sent = []
+    try:
+        for package in manifest.packages:
+            if package.sender not in gateways:
+                gateways[package.sender] = await Gateway.connect(
+                    url, Party.from_token(package.sender)
+                )
+            gw = gateways[package.sender]
+            sent.append((package, gw, await gw.publish_file(package.path, kind=package.kind)))
+        lines = []
+        for package, gw, published in sent:
+            got = await gw.wait_protocol(published, timeout=timeout)
+            p = got.protocol
+            lines.append(
+                f"{package.sender:<14} {package.path.name:<34} RESULT {p.result} "
+                f"принято {p.n_acc} отказано {p.n_rej} (заложено дефектов: "
+                f"{len(package.defects)})"
+            )
+        return lines
+    except OmsxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for gw in gateways.values():
+            await gw.close()
 
 
 # ---------------------------------------------------------------- database & references

@@ -22,7 +22,8 @@ async def on_error(exc: Exception) -> None:
 
 
 async def on_disconnected() -> None:
-    log.warning("nats.disconnected")
+    # also fires on a deliberate close; an outage shows as errors and reconnects
+    log.info("nats.disconnected")
 
 
 async def on_reconnected() -> None:

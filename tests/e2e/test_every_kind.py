@@ -45,3 +45,21 @@ async def test_every_kind_of_a_generated_month_is_answered_as_its_manifest_expec
     kinds = {kind for kind, _ in answered}
     assert kinds >= {"registry", "attach", "erz", "hosp", "tmk", "schedule", "appeal", "expert"}
     print("protocols by kind and result:", dict(sorted(answered.items())))
+
+
+def test_omsx_demo_publish_answers_every_package_of_a_generated_folder(
+    hub: Hub, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from admin.cli import main
+
+    # another month: the names of the module's first test are accepted already (805)
+    manifest = generate(tmp_path, GeneratorConfig(mo=1, smo=1, cases=5, seed=21, month=10))
+    result = CliRunner().invoke(
+        main, ["demo", "publish", str(tmp_path), "--url", hub.nats.url], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if " RESULT " in line]
+    assert len(lines) == len(manifest.packages)
+    assert all("RESULT A" in line for line in lines), result.output
