@@ -58,6 +58,7 @@ class BatchResult:
     collected: dict[str, Record] = field(default_factory=dict)
     refused_pac: set[str] = field(default_factory=set)
     refused_by_person: set[int] = field(default_factory=set)
+    malformed: bool = False  # the batch did not parse: the sequential path must judge
 
 
 # ---------------------------------------------------------------- worker side
@@ -103,16 +104,22 @@ def _check_batch(job: tuple[Any, ...]) -> BatchResult:
     )
     runner.begin(fmt, header)
     schema, _shell = schemas_for(fmt)
-    doc = etree.fromstring(
-        f'<?xml version="1.0" encoding="{encoding}"?><BATCH>'.encode("ascii") + body + b"</BATCH>",
-        etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-        ),
-    )
+    try:
+        doc = etree.fromstring(
+            f'<?xml version="1.0" encoding="{encoding}"?><BATCH>'.encode("ascii")
+            + body
+            + b"</BATCH>",
+            etree.XMLParser(
+                resolve_entities=False,
+                no_network=True,
+                load_dtd=False,
+                huge_tree=False,
+                remove_comments=True,
+            ),
+        )
+    except etree.XMLSyntaxError:
+        # lxml's error is not picklable, and the exact 901 is the sequential path's job
+        return BatchResult(records=[], malformed=True)
     out = BatchResult(records=[])
     for offset, elem in enumerate(doc):
         position = first + offset
@@ -323,34 +330,27 @@ def check_file_parallel(
     assert fmt is not None
     encoding = _encoding(splitter.head)
     walker.begin(header_doc)
-    executor = pool(pool_env, workers)
-    position = 1
-    pending: list[tuple[Future[BatchResult], int, int]] = []
-    for body, count in splitter.batches(batch_bytes):
-        job = (
-            fmt,
-            name,
-            file_type,
-            base_name,
-            walker.result.header,
-            _persons_of(body, persons, encoding),
-            main_name,
-            _refused_of(body, refused_pac, encoding),
-            encoding,
-            body,
-            position,
-            env.today,
+    batches = (
+        (
+            (
+                fmt,
+                name,
+                file_type,
+                base_name,
+                walker.result.header,
+                _persons_of(body, persons, encoding),
+                main_name,
+                _refused_of(body, refused_pac, encoding),
+                encoding,
+                body,
+                env.today,
+            ),
+            count,
         )
-        pending.append((executor.submit(_check_batch, job), position, count))
-        position += count
-        while len(pending) > workers * 2:
-            _merge(walker, runner, *pending.pop(0))
-    if splitter.irregular:
-        for future, _, _ in pending:
-            future.cancel()
+        for body, count in splitter.batches(batch_bytes)
+    )
+    if not _run(pool(pool_env, workers), batches, walker, runner, workers) or splitter.irregular:
         return None
-    for item in pending:
-        _merge(walker, runner, *item)
     shell = _parse_shell(splitter.head + splitter.tail)
     if shell is None:
         return None
@@ -358,10 +358,41 @@ def check_file_parallel(
     return result, runner
 
 
-def _merge(
-    walker: Walker, runner: Any, future: Future[BatchResult], first: int, count: int
-) -> None:
+def _run(
+    executor: ProcessPoolExecutor,
+    batches: Iterator[tuple[tuple[Any, ...], int]],
+    walker: Walker,
+    runner: Any,
+    workers: int,
+) -> bool:
+    """Submit every batch (at most ``2 × workers`` in flight) and fold the results in file
+    order; False when one was not well-formed (the rest are cancelled)."""
+    position = 1
+    pending: list[tuple[Future[BatchResult], int]] = []
+    for job, count in batches:
+        # the job carries its first record's position, before today's date
+        pending.append((executor.submit(_check_batch, (*job[:-1], position, job[-1])), position))
+        position += count
+        while len(pending) > workers * 2:
+            if not _merge(walker, runner, *pending.pop(0)):
+                return _cancel(pending)
+    while pending:
+        if not _merge(walker, runner, *pending.pop(0)):
+            return _cancel(pending)
+    return True
+
+
+def _cancel(pending: list[tuple[Future[BatchResult], int]]) -> bool:
+    for future, _ in pending:
+        future.cancel()
+    return False
+
+
+def _merge(walker: Walker, runner: Any, future: Future[BatchResult], first: int) -> bool:
+    """Fold one batch into the file's result; False when the batch was not well-formed."""
     batch = future.result()
+    if batch.malformed:
+        return False
     for offset, (structure, keys, nested, rules) in enumerate(batch.records):
         position = first + offset
         walker.result.records += 1
@@ -379,6 +410,7 @@ def _merge(
     runner.collected.update(batch.collected)
     runner.refused_pac |= batch.refused_pac
     runner.refused_by_person |= batch.refused_by_person
+    return True
 
 
 _ID_PAC = re.compile(rb"<ID_PAC>\s*([^<]*?)\s*</ID_PAC>")

@@ -86,3 +86,18 @@ def test_a_structure_error_deep_in_a_record_is_positioned_the_same_on_both_paths
     assert sequential.protocol.result == "R"
     assert {p.oshib for p in sequential.protocol.problems} & {"901", "902"}
     assert parallel.protocol == sequential.protocol
+
+
+def test_a_malformed_record_makes_the_parallel_path_step_aside_for_the_exact_answer(
+    env: Environment,
+) -> None:
+    name, data = register("HM640001S64004_25114", n=300, seed=14)
+    main = name.removesuffix(".zip") + ".xml"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        xml = zf.read(main)
+    at = xml.index(b"<PR_NOV>", len(xml) // 2)
+    broken = xml[:at] + b"<UNCLOSED>" + xml[at:]  # well-formed nowhere: </ZAP> closes too early
+    sequential, parallel = both(env, name, rezip(data, {main: broken}))
+    assert sequential.protocol.result == "R"
+    assert [p.oshib for p in sequential.protocol.problems] == ["901"]
+    assert parallel.protocol == sequential.protocol
