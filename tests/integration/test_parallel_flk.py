@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 
@@ -41,12 +41,18 @@ def both(env: Environment, name: str, data: bytes) -> tuple[FlkResult, FlkResult
     return sequential, parallel
 
 
-def rezip(data: bytes, change: dict[str, bytes]) -> bytes:
+def both_after(
+    env: Environment, base: str, n: int, seed: int, change: Callable[[bytes], bytes]
+) -> tuple[FlkResult, FlkResult]:
+    """Both paths over a generated register whose main XML ``change`` rewrote."""
+    name, data = register(base, n=n, seed=seed)
+    main = name.removesuffix(".zip") + ".xml"
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
         for info in src.infolist():
-            dst.writestr(info.filename, change.get(info.filename, src.read(info)))
-    return buf.getvalue()
+            member = src.read(info)
+            dst.writestr(info.filename, change(member) if info.filename == main else member)
+    return both(env, name, buf.getvalue())
 
 
 def test_a_register_with_planted_defects_gets_the_same_protocol_on_both_paths(
@@ -59,16 +65,25 @@ def test_a_register_with_planted_defects_gets_the_same_protocol_on_both_paths(
     assert parallel.refused == sequential.refused
 
 
+def _between_records(xml: bytes) -> bytes:
+    cut = xml.index(b"</ZAP>") + len(b"</ZAP>")
+    return xml[:cut] + b"<!-- a comment between records --><EXTRA>1</EXTRA>" + xml[cut:]
+
+
+def _empty_and_unknown(xml: bytes) -> bytes:
+    at = xml.index(b"<DS1>", len(xml) // 2)
+    return xml[:at] + b"<DS1></DS1><DS1_X>" + xml[at + 5 :].replace(b"</DS1>", b"</DS1_X>", 1)
+
+
+def _unclosed(xml: bytes) -> bytes:
+    at = xml.index(b"<PR_NOV>", len(xml) // 2)
+    return xml[:at] + b"<UNCLOSED>" + xml[at:]  # well-formed nowhere: </ZAP> closes too early
+
+
 def test_a_file_with_something_between_records_falls_back_and_answers_the_same(
     env: Environment,
 ) -> None:
-    name, data = register("HM640001S64004_25112", n=300, seed=12)
-    main = name.removesuffix(".zip") + ".xml"
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        xml = zf.read(main)
-    cut = xml.index(b"</ZAP>") + len(b"</ZAP>")
-    odd = xml[:cut] + b"<!-- a comment between records --><EXTRA>1</EXTRA>" + xml[cut:]
-    sequential, parallel = both(env, name, rezip(data, {main: odd}))
+    sequential, parallel = both_after(env, "HM640001S64004_25112", 300, 12, _between_records)
     assert sequential.protocol.result == "R"
     assert parallel.protocol == sequential.protocol
 
@@ -76,13 +91,7 @@ def test_a_file_with_something_between_records_falls_back_and_answers_the_same(
 def test_a_structure_error_deep_in_a_record_is_positioned_the_same_on_both_paths(
     env: Environment,
 ) -> None:
-    name, data = register("HM640001S64004_25113", n=400, seed=13)
-    main = name.removesuffix(".zip") + ".xml"
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        xml = zf.read(main)
-    at = xml.index(b"<DS1>", len(xml) // 2)
-    broken = xml[:at] + b"<DS1></DS1><DS1_X>" + xml[at + 5 :].replace(b"</DS1>", b"</DS1_X>", 1)
-    sequential, parallel = both(env, name, rezip(data, {main: broken}))
+    sequential, parallel = both_after(env, "HM640001S64004_25113", 400, 13, _empty_and_unknown)
     assert sequential.protocol.result == "R"
     assert {p.oshib for p in sequential.protocol.problems} & {"901", "902"}
     assert parallel.protocol == sequential.protocol
@@ -91,13 +100,7 @@ def test_a_structure_error_deep_in_a_record_is_positioned_the_same_on_both_paths
 def test_a_malformed_record_makes_the_parallel_path_step_aside_for_the_exact_answer(
     env: Environment,
 ) -> None:
-    name, data = register("HM640001S64004_25114", n=300, seed=14)
-    main = name.removesuffix(".zip") + ".xml"
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        xml = zf.read(main)
-    at = xml.index(b"<PR_NOV>", len(xml) // 2)
-    broken = xml[:at] + b"<UNCLOSED>" + xml[at:]  # well-formed nowhere: </ZAP> closes too early
-    sequential, parallel = both(env, name, rezip(data, {main: broken}))
+    sequential, parallel = both_after(env, "HM640001S64004_25114", 300, 14, _unclosed)
     assert sequential.protocol.result == "R"
     assert [p.oshib for p in sequential.protocol.problems] == ["901"]
     assert parallel.protocol == sequential.protocol
