@@ -45,6 +45,34 @@ async def test_every_kind_of_a_generated_month_is_answered_as_its_manifest_expec
     kinds = {kind for kind, _ in answered}
     assert kinds >= {"registry", "attach", "erz", "hosp", "tmk", "schedule", "appeal", "expert"}
     print("protocols by kind and result:", dict(sorted(answered.items())))
+    assert_no_personal_data_in_logs(hub, [p.path for p in manifest.packages])
+
+
+PERSONAL = ("ENP", "SNILS", "FAM", "SURNAME", "DR", "BIRTHDAY", "DOCNUM", "NPOLIS")
+
+
+def personal_values(packages: list[Path]) -> set[str]:
+    """Every personal value the generated packages carry (the people the hub handled)."""
+    import re
+    import zipfile
+
+    pattern = re.compile(rb"<(" + b"|".join(t.encode() for t in PERSONAL) + rb")>([^<]{4,})</")
+    found: set[str] = set()
+    for path in packages:
+        with zipfile.ZipFile(path) as zf:
+            for member in zf.namelist():
+                for _, value in pattern.findall(zf.read(member)):
+                    found.add(value.decode("cp1251").strip())
+    return found
+
+
+def assert_no_personal_data_in_logs(hub: Hub, packages: list[Path]) -> None:
+    values = personal_values(packages)
+    assert len(values) > 100  # the scan really looked at people
+    logs = hub.log("ingest") + hub.log("worker")
+    leaked = sorted(v for v in values if v in logs)
+    assert not leaked, f"{len(leaked)} personal values in the hub's logs, e.g. {leaked[:3]}"
+    print(f"log scan: {len(values)} personal values, {len(logs)} bytes of logs, none found")
 
 
 def test_omsx_demo_publish_answers_every_package_of_a_generated_folder(
