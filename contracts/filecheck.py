@@ -290,15 +290,10 @@ class Walker:
         position = self.result.records
         if not self.began:
             self.begin(root)
-        for problem, rejects in structure_problems(self.schema, elem):
-            self.add(problem, rejects=rejects)
+        structure = structure_problems(self.schema, elem)
         record = to_record(elem)
-        self.keys_of(record, position)
-        for problem, _ in nested_key_problems(record, elem.tag):
-            self.add(problem, position=position)
-        if self.hooks is not None:
-            for problem, rejects in self.hooks.record(record, position):
-                self.add(problem, rejects=rejects, position=position)
+        rules = self.hooks.record(record, position) if self.hooks is not None else ()
+        self.fold(position, structure, record, nested_key_problems(record, elem.tag), rules)
         root.remove(elem)
 
     def begin(self, root: etree._Element) -> None:
@@ -312,6 +307,24 @@ class Walker:
         self.began = True
         if self.hooks is not None:
             self.hooks.begin(self.fmt, header)
+
+    def fold(
+        self,
+        position: int,
+        structure: Iterable[tuple[Problem, bool]],
+        keys: Record,
+        nested: Iterable[tuple[Problem, bool]],
+        rules: Iterable[tuple[Problem, bool]],
+    ) -> None:
+        """One record's findings into the file's result, in the one order both the
+        sequential and the parallel path use (so their protocols are identical)."""
+        for problem, rejects in structure:
+            self.add(problem, rejects=rejects)
+        self.keys_of(keys, position)
+        for problem, _ in nested:
+            self.add(problem, position=position)
+        for problem, rejects in rules:
+            self.add(problem, rejects=rejects, position=position)
 
     def keys_of(self, record: Record, position: int) -> None:
         """Keys unique across the file (905 refuses the later record)."""
@@ -362,6 +375,22 @@ class Walker:
             for problem, rejects in self.hooks.end(self.result.records):
                 self.add(problem, rejects=rejects)
         return False
+
+
+def key_projection(record: Record, tags: Iterable[str]) -> Record:
+    """Only the values :data:`FILE_KEYS` reads for ``tags`` (what a worker process sends
+    back so the parent can judge keys repeated across the whole file)."""
+    out: Record = {}
+    for tag in tags:
+        for path, _ in FILE_KEYS.get(tag, ()):
+            value = _dig(record, path)
+            if value is None:
+                continue
+            target = out
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = value
+    return out
 
 
 def nested_key_problems(record: Record, tag: str) -> list[tuple[Problem, bool]]:

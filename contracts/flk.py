@@ -254,11 +254,7 @@ class RuleRunner:
     def record(self, record: Record, position: int) -> Iterable[tuple[Problem, bool]]:
         ctx = self.ctx
         assert ctx is not None
-        out: list[tuple[Problem, bool]] = []
-        for rule in self.record_rules:
-            assert rule.check is not None
-            for problem in rule.check(record, ctx):
-                out.append((problem, rule.severity == "reject"))
+        out = _findings(self.record_rules, record, ctx)
         if self.collect:
             pac = record.get("ID_PAC")
             if isinstance(pac, str):
@@ -278,9 +274,13 @@ class RuleRunner:
         if ctx is None:
             return []
         ctx.record_count = records
-        out: list[tuple[Problem, bool]] = []
-        for rule in self.file_rules:
-            assert rule.check is not None
-            for problem in rule.check(ctx.header, ctx):
-                out.append((problem, rule.severity == "reject"))
-        return out
+        return _findings(self.file_rules, ctx.header, ctx)
+
+
+def _findings(rules: list[Rule], data: Record, ctx: FileContext) -> list[tuple[Problem, bool]]:
+    """Each rule's problems, with whether the rule's severity rejects the whole file."""
+    out: list[tuple[Problem, bool]] = []
+    for rule in rules:
+        assert rule.check is not None  # for_file hands over stateless rules only
+        out.extend((problem, rule.severity == "reject") for problem in rule.check(data, ctx))
+    return out

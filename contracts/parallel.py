@@ -30,7 +30,13 @@ from typing import IO, Any
 
 from lxml import etree
 
-from contracts.filecheck import FileCheck, Walker, nested_key_problems, structure_problems
+from contracts.filecheck import (
+    FileCheck,
+    Walker,
+    key_projection,
+    nested_key_problems,
+    structure_problems,
+)
 from contracts.filenames import PackageName
 from contracts.protocol import Problem
 from contracts.records import Record, to_record
@@ -73,7 +79,7 @@ def _init_worker(env: Any) -> None:
     _worker_env = replace(env, refs=MemoRefs(env.refs))
 
 
-def _check_batch(job: tuple[Any, ...]) -> BatchResult:
+def _check_batch(job: tuple[Any, ...], first: int) -> BatchResult:
     """Parse, validate, convert and rule-check one batch (runs in a worker process)."""
     from contracts.filecheck import schemas_for
     from contracts.flk import RuleRunner
@@ -89,7 +95,6 @@ def _check_batch(job: tuple[Any, ...]) -> BatchResult:
         refused_pac,
         encoding,
         body,
-        first,
         today,
     ) = job
     env = replace(_worker_env, today=today)
@@ -127,14 +132,7 @@ def _check_batch(job: tuple[Any, ...]) -> BatchResult:
         record = to_record(elem)
         nested = nested_key_problems(record, elem.tag)
         rules = list(runner.record(record, position))
-        keys_only: Record = {
-            k: record[k]
-            for k in ("N_ZAP", "ID_PAC", "ID_TMK", "ID_APPEAL", "ID_D", "ID_H", "UNIT_ID", "ENP")
-            if k in record
-        }
-        z_sl = record.get("Z_SL")
-        if isinstance(z_sl, dict) and "IDCASE" in z_sl:
-            keys_only["Z_SL"] = {"IDCASE": z_sl["IDCASE"]}
+        keys_only = key_projection(record, fmt.records)
         out.records.append((structure, keys_only, nested, rules))
     assert runner.ctx is not None
     out.totals = dict(runner.ctx.totals)
@@ -370,8 +368,7 @@ def _run(
     position = 1
     pending: list[tuple[Future[BatchResult], int]] = []
     for job, count in batches:
-        # the job carries its first record's position, before today's date
-        pending.append((executor.submit(_check_batch, (*job[:-1], position, job[-1])), position))
+        pending.append((executor.submit(_check_batch, job, position), position))
         position += count
         while len(pending) > workers * 2:
             if not _merge(walker, runner, *pending.pop(0)):
@@ -394,15 +391,8 @@ def _merge(walker: Walker, runner: Any, future: Future[BatchResult], first: int)
     if batch.malformed:
         return False
     for offset, (structure, keys, nested, rules) in enumerate(batch.records):
-        position = first + offset
         walker.result.records += 1
-        for problem, rejects in structure:
-            walker.add(problem, rejects=rejects)
-        walker.keys_of(keys, position)
-        for problem, _ in nested:
-            walker.add(problem, position=position)
-        for problem, rejects in rules:
-            walker.add(problem, rejects=rejects, position=position)
+        walker.fold(first + offset, structure, keys, nested, rules)
     ctx = runner.ctx
     for key, value in batch.totals.items():
         ctx.totals[key] = ctx.totals.get(key, Decimal(0)) + value
