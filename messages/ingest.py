@@ -37,7 +37,7 @@ from omsx.logs import get_logger
 from omsx.settings import Settings
 from storage.blobs import BlobStore
 from storage.db import session_scope
-from storage.models import Package, State
+from storage.models import State
 from storage.packages import ReceiptOutcome, first_receipt, record_receipt
 from workers.outcome import conclude, duplicate_of, package_base, queue_protocol
 from workers.replies import publish_protocols
@@ -111,8 +111,9 @@ class Ingest:
         seq = msg.metadata.sequence.stream
         try:
             arrival = await self.receive(msg)
-            outcome = await asyncio.to_thread(self.store, arrival)
-            await asyncio.to_thread(self.hand_over, outcome, arrival)
+            outcome, follow = await asyncio.to_thread(self.store, arrival)
+            assert outcome.package.id is not None
+            await asyncio.to_thread(self.hand_over, outcome.package.id, follow)
             if self.settings.fault_pause_before_ack_s:
                 log.warning("ingest.paused_before_ack", package_id=outcome.package.id, seq=seq)
                 await asyncio.sleep(self.settings.fault_pause_before_ack_s)
@@ -189,7 +190,9 @@ class Ingest:
         key = hashlib.sha256(f"transport|{subject}|{seq}|{what}".encode()).hexdigest()
         return Arrival(subject, seq, file_name, key, 0, transport_problem=problem)
 
-    def store(self, arrival: Arrival) -> ReceiptOutcome:
+    def store(self, arrival: Arrival) -> tuple[ReceiptOutcome, str | None]:
+        """Commit the receipt; returns it with the stage to hand the package to next
+        ("validate", "reply" or None), decided from the state this transaction read."""
         role, code, kind = subject_parts(arrival.subject)
         with session_scope() as session:
             outcome = record_receipt(
@@ -204,17 +207,20 @@ class Ingest:
                 kind=kind,
             )
             package = outcome.package
-            if arrival.transport_problem is not None and outcome.created:
-                protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
-                conclude(
-                    session,
-                    package,
-                    protocol,
-                    source=(State.RECEIVED,),
-                    target=State.REJECTED,
-                    stage="ingest",
-                )
-            elif outcome.duplicate:
+            waiting = package.state == State.RECEIVED
+            if arrival.transport_problem is not None:
+                if outcome.created:
+                    protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
+                    conclude(
+                        session,
+                        package,
+                        protocol,
+                        source=(State.RECEIVED,),
+                        target=State.REJECTED,
+                        stage="ingest",
+                    )
+                return outcome, "reply"
+            if outcome.duplicate:
                 assert package.id is not None
                 protocol = duplicate_of(
                     package, package, first_receipt(session, package.id), same_bytes=True
@@ -222,18 +228,18 @@ class Ingest:
                 queue_protocol(
                     session, package, protocol, receipt_seq=arrival.stream_seq, repeat=True
                 )
-        return outcome
+        # a package still waiting for validation (new, or stored before a crash) goes on;
+        # a repeat of a package already under way only owes its 805
+        if waiting:
+            return outcome, "validate"
+        return outcome, "reply" if outcome.duplicate else None
 
-    def hand_over(self, outcome: ReceiptOutcome, arrival: Arrival) -> None:
-        package: Package = outcome.package
-        assert package.id is not None
-        with session_scope() as session:
-            state = session.get(Package, package.id)
-            current = state.state if state else None
-        if current == State.RECEIVED:
-            validate.send(package.id)
-        elif outcome.duplicate or arrival.transport_problem is not None:
-            publish_protocols.send(package.id)
+    @staticmethod
+    def hand_over(package_id: int, follow: str | None) -> None:
+        if follow == "validate":
+            validate.send(package_id)
+        elif follow == "reply":
+            publish_protocols.send(package_id)
 
 
 def _outcome_name(outcome: ReceiptOutcome) -> str:
