@@ -22,7 +22,7 @@ from lxml import etree
 
 from contracts.formats import Format, find_format, formats_for
 from contracts.privacy import safe_value
-from contracts.protocol import Code, Problem
+from contracts.protocol import Code, Problem, reason_of
 from contracts.records import Record, to_record
 from contracts.schemaerrors import problems_from_log
 
@@ -68,7 +68,8 @@ class FileCheck:
     problems: list[Problem] = field(default_factory=list)
     file_rejected: bool = False
     records: int = 0
-    refused: set[int] = field(default_factory=set)  # 1-based positions of refused records
+    refused: dict[int, str] = field(default_factory=dict)
+    """1-based positions of refused records → why (:func:`contracts.protocol.reason_of`)."""
     header: Record = field(default_factory=dict)
     truncated: int = 0  # problems not listed beyond the cap
 
@@ -87,7 +88,7 @@ class FileCheck:
         if rejects:
             self.file_rejected = True
         elif position is not None and problem.bas_el:
-            self.refused.add(position)
+            self.refused.setdefault(position, reason_of(problem))
         if len(self.problems) < cap:
             self.problems.append(problem)
         else:

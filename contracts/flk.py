@@ -27,7 +27,7 @@ from contracts.formats import Format
 from contracts.package import Limits, PackageCheck, Subject, check_package, open_member
 from contracts.parallel import check_file_parallel
 from contracts.participants import ParticipantDirectory
-from contracts.protocol import Problem, Protocol
+from contracts.protocol import Problem, Protocol, reason_of
 from contracts.records import Record
 from contracts.rules import PERSON_FIELDS, Catalogue, FileContext, Refs, Rule, load_catalogue
 from omsx.errors import FileNameError
@@ -41,7 +41,8 @@ class FlkResult:
     protocol: Protocol
     main: FileCheck | None = None
     personal: FileCheck | None = None
-    refused: set[int] = field(default_factory=set)  # main-file positions refused for any reason
+    refused: dict[int, str] = field(default_factory=dict)
+    """Main-file positions refused for any reason → the first reason (rule id or code)."""
 
     @property
     def accepted(self) -> int:
@@ -88,7 +89,7 @@ def check_flk(
     env = replace(env, refs=MemoRefs(env.refs))
     with _open(source) as zf:
         persons: dict[str, Record] = {}
-        refused_pac: set[str] = set()
+        refused_pac: dict[str, str] = {}
         main_base = strip_extension(package.members["main"])
         if "personal" in package.members:
             member = package.members["personal"]
@@ -113,7 +114,7 @@ def check_flk(
             persons=persons,
             refused_pac=refused_pac,
         )
-        result.refused = result.main.refused | runner.refused_by_person
+        result.refused = runner.refused_by_person | result.main.refused
     result.protocol = _protocol(name, result)
     return result
 
@@ -128,7 +129,7 @@ def _check_member(
     name: PackageName,
     persons: dict[str, Record] | None,
     main_name: str | None = None,
-    refused_pac: set[str] | None = None,
+    refused_pac: dict[str, str] | None = None,
 ) -> tuple[FileCheck, RuleRunner]:
     """One file: on several processes when it is large and regular, else in this one."""
     base = strip_extension(member)
@@ -209,7 +210,7 @@ class RuleRunner:
         *,
         persons: dict[str, Record] | None,
         main_name: str | None = None,
-        refused_pac: set[str] | None = None,
+        refused_pac: dict[str, str] | None = None,
     ) -> None:
         self.env = env
         self.name = name
@@ -219,9 +220,9 @@ class RuleRunner:
         self.persons = persons if persons is not None else {}
         self.collect = persons is None  # the L-file pass collects persons for the main pass
         self.collected: dict[str, Record] = {}
-        self.refused_pac: set[str] = set()
-        self.given_refused_pac = refused_pac or set()
-        self.refused_by_person: set[int] = set()
+        self.refused_pac: dict[str, str] = {}  # L-file ID_PAC refused → why
+        self.given_refused_pac = refused_pac or {}
+        self.refused_by_person: dict[int, str] = {}  # main-file positions refused via their PERS
         self.ctx: FileContext | None = None
         self.record_rules: list[Rule] = []
         self.file_rules: list[Rule] = []
@@ -260,12 +261,14 @@ class RuleRunner:
             if isinstance(pac, str):
                 # only what the main file's rules read: memory stays ~100 bytes a person
                 self.collected[pac] = {k: record[k] for k in PERSON_FIELDS if k in record}
-                if any(p.bas_el for p, _ in out):
-                    self.refused_pac.add(pac)
+                refusing = next((p for p, _ in out if p.bas_el), None)
+                if refusing is not None:
+                    self.refused_pac.setdefault(pac, reason_of(refusing))
         elif self.given_refused_pac:
             pac = (record.get("PACIENT") or {}).get("ID_PAC")
-            if pac in self.given_refused_pac:
-                self.refused_by_person.add(position)
+            reason = self.given_refused_pac.get(pac) if isinstance(pac, str) else None
+            if reason is not None:
+                self.refused_by_person[position] = reason
         ctx.observe(record)
         return out
 

@@ -62,8 +62,8 @@ class BatchResult:
     totals: dict[str, Decimal] = field(default_factory=dict)
     seen_id_pac: set[str] = field(default_factory=set)
     collected: dict[str, Record] = field(default_factory=dict)
-    refused_pac: set[str] = field(default_factory=set)
-    refused_by_person: set[int] = field(default_factory=set)
+    refused_pac: dict[str, str] = field(default_factory=dict)
+    refused_by_person: dict[int, str] = field(default_factory=dict)
     malformed: bool = False  # the batch did not parse: the sequential path must judge
 
 
@@ -292,7 +292,7 @@ def check_file_parallel(
     name: PackageName,
     persons: dict[str, Record] | None,
     main_name: str | None = None,
-    refused_pac: set[str] | None = None,
+    refused_pac: dict[str, str] | None = None,
     workers: int = 2,
     max_problems: int = 10_000,
     batch_bytes: int = BATCH_BYTES,
@@ -422,8 +422,12 @@ def _persons_of(
     return {pac: persons[pac] for pac in _referred(body, encoding) if pac in persons}
 
 
-def _refused_of(body: bytes, refused: set[str] | None, encoding: str) -> set[str] | None:
-    return _referred(body, encoding) & refused if refused else refused
+def _refused_of(
+    body: bytes, refused: dict[str, str] | None, encoding: str
+) -> dict[str, str] | None:
+    if not refused:
+        return refused
+    return {pac: refused[pac] for pac in _referred(body, encoding) if pac in refused}
 
 
 def _close_root(head: bytes) -> bytes:

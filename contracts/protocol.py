@@ -185,6 +185,18 @@ def problem_of(exc: PackageRejected) -> Problem:
     return exc.problem
 
 
+def reason_of(problem: Problem) -> str:
+    """Why a record was refused, as stored for claims: the rule id, or the code.
+
+    A directory check (OSHIB 904) names its rule as the first word of COMMENT (§5).
+    """
+    if problem.oshib == str(int(Code.DIRECTORY)):
+        first = problem.comment.split(" ", 1)[0]
+        if _OSHIB.fullmatch(first):
+            return first
+    return problem.oshib
+
+
 def protocol_file_name(package_base: str) -> str:
     """``V<base>.xml``: the protocol's file name (and ``Oms-File-Name`` header)."""
     return f"V{package_base}.xml"

@@ -192,6 +192,15 @@ def to_record(element: etree._Element) -> Record:
     return out
 
 
+def to_kop(value: Any) -> int:
+    """Money as integer kopecks (a value FLK let through is a Decimal with ≤ 2 places)."""
+    if isinstance(value, Decimal):
+        return int((value * 100).to_integral_value())
+    if isinstance(value, str) and value:
+        return to_kop(Decimal(value))
+    return 0
+
+
 def items(record: Record, tag: str) -> list[Any]:
     """A repeated child as a list (empty when absent)."""
     value = record.get(tag)

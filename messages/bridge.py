@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -20,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from messages.connect import connect
+from messages.streams import BUCKET
 from omsx.errors import TransportUnavailable
 from omsx.settings import Settings, get_settings
 
@@ -63,6 +65,25 @@ class NatsBridge:
             raise TransportUnavailable(
                 f"publish to {subject} failed: {type(exc).__name__}"
             ) from exc
+
+    def put_object(self, name: str, path: Path, timeout: float = 300.0) -> None:
+        """Put a file into the ``OMS_PACKAGES`` object store under ``name``."""
+        js = self.jetstream()
+
+        async def put() -> None:
+            store = await js.object_store(BUCKET)
+            with path.open("rb") as fh:
+                await store.put(name, fh)
+
+        try:
+            self.run(put(), timeout=timeout)
+        except (NatsError, OSError, TimeoutError) as exc:
+            raise TransportUnavailable(f"object store put failed: {type(exc).__name__}") from exc
+
+    def max_payload(self) -> int:
+        self.jetstream()
+        assert self._nc is not None
+        return int(self._nc.max_payload)
 
     def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:

@@ -10,7 +10,8 @@
     ├── TransientError               infrastructure is down or slow (retried with backoff)
     │   ├── StorageUnavailable       database or blob store
     │   ├── BrokerUnavailable        Redis
-    │   └── TransportUnavailable     NATS
+    │   ├── TransportUnavailable     NATS
+    │   └── Busy                     another package of the same scope is being applied
     └── NotFound                     an id that does not exist
 
 Messages never carry personal data: ids, codes and file names only.
@@ -57,6 +58,11 @@ class BrokerUnavailable(TransientError):
 
 class TransportUnavailable(TransientError):
     """NATS cannot be reached or did not acknowledge in time."""
+
+
+class Busy(TransientError):
+    """Another package holds the apply lease of the same scope (an МО's registers, the
+    erz, the attach); the message is retried after it finishes."""
 
 
 class NotFound(OmsxError):

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         300, ge=5, description="A stage not moved for this long is re-driven"
     )
     sweep_interval_s: int = Field(30, ge=1, description="How often the sweeper runs")
+    apply_batch: int = Field(
+        2000, ge=1, description="Records applied per transaction (registers, erz, attach …)"
+    )
+    apply_busy_delay_s: float = Field(
+        2.0, ge=0, description="Delay before retrying a package whose scope another one holds"
+    )
+    apply_lease_stale_s: int = Field(
+        3600, ge=60, description="An apply lease older than this is taken over"
+    )
 
     fault_pause_before_ack_s: float = Field(
         0.0, ge=0, description="Test hook: ingest sleeps this long between storing and acking"

@@ -127,6 +127,7 @@ class Outbox(SQLModel, table=True):
     receipt_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    blob_sha: str | None = Field(default=None, max_length=64)  # body kept in the blob store
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 

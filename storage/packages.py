@@ -176,8 +176,11 @@ def add_outbox(
     kind: str = "protocol",
     receipt_seq: int | None = None,
     headers: str = "{}",
+    blob_sha: str | None = None,
 ) -> bool:
-    """Queue a message for publishing; False when ``msg_id`` is already queued (idempotent)."""
+    """Queue a message for publishing; False when ``msg_id`` is already queued (idempotent).
+
+    A large body stays in the blob store (``blob_sha``) and ``body`` is empty."""
     exists = session.exec(select(Outbox.id).where(Outbox.msg_id == msg_id)).first()
     if exists:
         return False
@@ -193,6 +196,7 @@ def add_outbox(
                     kind=kind,
                     receipt_seq=receipt_seq,
                     headers=headers,
+                    blob_sha=blob_sha,
                 )
             )
             session.flush()

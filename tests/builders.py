@@ -77,3 +77,54 @@ def register(
         )
         data = package.path.read_bytes()
     return f"{base}.zip", data
+
+
+def erz_for(
+    *registers: tuple[str, bytes],
+    smo: str = "64004",
+    number: int = 1,
+    dbeg: str = "2000-01-01",
+    op: str = "P",
+) -> tuple[str, bytes]:
+    """An erz package of ``smo`` insuring (OP=P since ``dbeg``) everyone the registers
+    name, with the details their L-files state: (file name, bytes)."""
+    from lxml import etree
+
+    from contracts.mek import person_key
+
+    people: dict[str, dict[str, str]] = {}
+    for _name, data in registers:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            main, personal = sorted(zf.namelist(), key=lambda n: n.startswith("L"))
+            pacs: dict[str, str] = {}
+            for zap in etree.fromstring(zf.read(main)).iter("ZAP"):
+                pacient = {c.tag: (c.text or "") for c in zap.find("PACIENT")}
+                enp = person_key(pacient)
+                if enp:
+                    pacs[pacient["ID_PAC"]] = enp
+            for pers in etree.fromstring(zf.read(personal)).iter("PERS"):
+                fields = {c.tag: (c.text or "") for c in pers}
+                enp = pacs.get(fields.get("ID_PAC", ""))
+                if enp:
+                    people.setdefault(enp, fields)
+    base = f"ES{smo}T64_2511{number}"
+    rows = []
+    for n, (enp, f) in enumerate(sorted(people.items()), 1):
+        ot = f"<OT>{f['OT']}</OT>" if f.get("OT") else ""
+        snils = f"<SNILS>{f['SNILS']}</SNILS>" if f.get("SNILS") else ""
+        docser = f"<DOCSER>{f['DOCSER']}</DOCSER>" if f.get("DOCSER") else ""
+        rows.append(
+            f"<PERS><N_ZAP>{n}</N_ZAP><OP>{op}</OP><ENP>{enp}</ENP>"
+            f"<FAM>{f.get('FAM') or 'Тестов'}</FAM><IM>{f.get('IM') or 'Тест'}</IM>{ot}"
+            f"<W>{f.get('W') or '1'}</W><DR>{f.get('DR') or '1980-01-01'}</DR>{snils}"
+            f"<DOCTYPE>{f.get('DOCTYPE') or '14'}</DOCTYPE>{docser}<DOCNUM>{f.get('DOCNUM') or '000001'}</DOCNUM>"
+            f"<DBEG>{dbeg}</DBEG></PERS>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="windows-1251"?>'
+        f"<ERZ_LIST><ZGLV><VERSION>1.0</VERSION><DATA>2025-11-30</DATA>"
+        f"<FILENAME>{base}</FILENAME><SMO>{smo}</SMO><SD_Z>{len(rows)}</SD_Z></ZGLV>"
+        + "".join(rows)
+        + "</ERZ_LIST>"
+    ).encode("cp1251")
+    return f"{base}.zip", zip_of({f"{base}.xml": xml})

@@ -1,38 +1,89 @@
-"""Stage ``apply``: a checked package's data lands, its name is claimed, it is answered.
+"""Stage ``apply``: a checked package's data lands once, its name is claimed, it is answered.
 
-The name claim and the final state commit together with the protocol: a second
-package under an accepted name is a 805 duplicate (exchange.md §5). The protocol is
-the one FLK stored at validation; the per-kind appliers and the stateful MEK rules
-(registry issue) plug in here.
+The name is claimed first: a second package under an accepted name is a 805 duplicate
+and nothing of it is applied (exchange.md §5). Otherwise the kind's applier runs
+(registers, erz, attach, expert; the information-resource kinds are kept for the
+daily consolidation), holding the lease of its scope so two packages of one МО — or
+two erz files — never interleave. The applier's stateful-rule lines join the protocol
+FLK stored, and the final state, the protocol and the forward to the paying СМО
+commit together in the outbox, so each is published exactly once.
+
+A package whose scope is held by another is sent again after a short delay (not a
+retry: waiting for a neighbour is not a failure).
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 from sqlmodel import Session
 
 from contracts.protocol import Protocol, parse_protocol
+from messages import headers as H
+from messages.subjects import outbound
+from omsx.errors import Busy
+from omsx.logs import get_logger
+from omsx.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import claim_name, first_receipt, transition
+from storage.packages import add_outbox, claim_name, first_receipt, transition
+from storage.registry import acquire_lease, release_lease
+from workers.batches import Applied, Forward
 from workers.broker import current_attempt, pipeline_actor
+from workers.claims import apply_expert
 from workers.outcome import conclude, duplicate_of, package_base
+from workers.persons import apply_attach, apply_erz
+from workers.registry import apply_register, refused_positions
 from workers.replies import publish_protocols
 
+log = get_logger("workers.apply")
+
 IN_FLIGHT = (State.CHECKED, State.APPLYING)
+Applier = Callable[[Package, dict[int, str], Settings], Applied]
+APPLIERS: dict[str, Applier] = {
+    "registry": apply_register,
+    "erz": apply_erz,
+    "attach": apply_attach,
+    "expert": apply_expert,
+}
 
 
-def _flk_protocol(session: Session, package_id: int, base: str, records: int) -> Protocol:
-    """The protocol FLK produced at validation (A or P); MEK lines join it here later."""
+def lease_scope(package: Package) -> str | None:
+    """Packages of one scope are applied one at a time (see the module docstring)."""
+    if package.kind == "registry":
+        return f"registry:{package.sender_code}"
+    return package.kind if package.kind in APPLIERS else None
+
+
+def merged_protocol(flk: Protocol, applied: Applied) -> Protocol:
+    """FLK's protocol with the stateful rules' lines and counts."""
+    if not applied.problems and not applied.refused:
+        return flk
+    n_acc = max(flk.n_acc - applied.refused, 0)
+    return Protocol.decide(
+        flk.fname_i,
+        n_acc=n_acc,
+        n_rej=flk.n_rej + (flk.n_acc - n_acc),
+        problems=[*flk.problems, *applied.problems],
+    )
+
+
+def _flk(
+    session: Session, package_id: int, base: str, records: int
+) -> tuple[Protocol, dict[int, str]]:
+    """The protocol FLK produced at validation (A or P) and the records it refused."""
     outcome = session.get(FlkOutcome, package_id)
     if outcome is None:  # checked before FLK outcomes were stored
-        return Protocol.decide(base, n_acc=records, n_rej=0, problems=[], file_rejected=False)
-    return parse_protocol(outcome.protocol)
+        return Protocol.decide(base, n_acc=records, n_rej=0, problems=[]), {}
+    return parse_protocol(outcome.protocol), refused_positions(outcome.refused)
 
 
 @pipeline_actor("apply")
 def apply(package_id: int) -> None:
+    settings = get_settings()
     attempt = current_attempt()
     started = time.perf_counter()
     with session_scope() as session:
@@ -51,26 +102,84 @@ def apply(package_id: int) -> None:
         assert package is not None
         base = package_base(package)
         earlier_id = claim_name(session, package, base)
-        ms = int((time.perf_counter() - started) * 1000)
-        if earlier_id is not None and earlier_id != package_id:
+        duplicate = earlier_id is not None and earlier_id != package_id
+        if duplicate:
+            assert earlier_id is not None
             earlier = session.get(Package, earlier_id)
             assert earlier is not None
-            protocol = duplicate_of(
-                package, earlier, first_receipt(session, earlier_id), same_bytes=False
+            concluded = conclude(
+                session,
+                package,
+                duplicate_of(
+                    package, earlier, first_receipt(session, earlier_id), same_bytes=False
+                ),
+                source=(State.APPLYING,),
+                target=State.DUPLICATE,
+                stage="apply",
+                attempt=attempt,
+                duration_ms=int((time.perf_counter() - started) * 1000),
             )
-            target = State.DUPLICATE
         else:
-            protocol = _flk_protocol(session, package_id, base, package.records or 0)
-            target = State.APPLIED
+            flk, refused = _flk(session, package_id, base, package.records or 0)
+    if duplicate:
+        if concluded:
+            publish_protocols.send(package_id)
+        return
+    scope = lease_scope(package)
+    if scope is not None:
+        try:
+            with session_scope() as session:
+                acquire_lease(
+                    session,
+                    scope,
+                    package_id,
+                    stale_after=timedelta(seconds=settings.apply_lease_stale_s),
+                )
+        except Busy as exc:
+            on_busy(package_id, exc, settings)
+            return
+    applier = APPLIERS.get(package.kind)
+    applied = applier(package, refused, settings) if applier else Applied()
+    protocol = merged_protocol(flk, applied)
+    with session_scope() as session:
         concluded = conclude(
             session,
             package,
             protocol,
             source=(State.APPLYING,),
-            target=target,
+            target=State.APPLIED,
             stage="apply",
             attempt=attempt,
-            duration_ms=ms,
+            duration_ms=int((time.perf_counter() - started) * 1000),
         )
+        if concluded and applied.forward is not None:
+            queue_forward(session, package, applied.forward)
+        if scope is not None:
+            release_lease(session, scope, package_id)
     if concluded:
         publish_protocols.send(package_id)
+
+
+def queue_forward(session: Session, package: Package, forward: Forward) -> bool:
+    """The accepted records for the paying СМО, once per package (by Nats-Msg-Id)."""
+    headers = {
+        H.SHA256: forward.sha256,
+        H.SOURCE: package.sha256,
+        H.RECORDS: str(forward.records),
+    }
+    return add_outbox(
+        session,
+        package_id=package.id,
+        subject=outbound(forward.party, "registry"),
+        msg_id=f"registry-{package.sha256}",
+        file_name=forward.file_name,
+        body=b"",
+        blob_sha=forward.sha256,
+        kind="registry",
+        headers=json.dumps(headers),
+    )
+
+
+def on_busy(package_id: int, exc: Busy, settings: Settings) -> None:
+    log.info("apply.busy", package_id=package_id, reason=str(exc))
+    apply.send_with_options(args=(package_id,), delay=int(settings.apply_busy_delay_s * 1000))

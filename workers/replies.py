@@ -10,13 +10,30 @@ from __future__ import annotations
 import json
 
 from messages import headers as H
-from messages.bridge import get_bridge
+from messages.bridge import NatsBridge, get_bridge
 from omsx.logs import get_logger
+from omsx.settings import get_settings
+from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.packages import add_event, mark_published, pending_outbox
 from workers.broker import pipeline_actor
 
 log = get_logger("workers.replies")
+
+
+HEADER_ROOM = 4096  # bytes kept free for headers under the server's max_payload
+
+
+def _blob_body(bridge: NatsBridge, sha256: str, headers: dict[str, str]) -> bytes:
+    """A body kept in the blob store: inline when it fits a message, else through the
+    object store (named by its SHA-256, as gateways do; exchange.md §2)."""
+    path = BlobStore(get_settings().blobs).path(sha256)
+    if path.stat().st_size <= bridge.max_payload() - HEADER_ROOM:
+        return path.read_bytes()
+    bridge.put_object(sha256, path)
+    headers[H.OBJECT] = sha256
+    headers[H.SHA256] = sha256
+    return b""
 
 
 @pipeline_actor("reply")
@@ -27,7 +44,10 @@ def publish_protocols(package_id: int | None = None) -> None:
     bridge = get_bridge()
     for row in rows:
         headers = {H.MSG_ID: row.msg_id, H.FILE_NAME: row.file_name, **json.loads(row.headers)}
-        ack = bridge.publish(row.subject, row.body, headers)
+        body = row.body
+        if row.blob_sha:
+            body = _blob_body(bridge, row.blob_sha, headers)
+        ack = bridge.publish(row.subject, body, headers)
         with session_scope() as session:
             assert row.id is not None
             mark_published(session, row.id)

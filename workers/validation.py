@@ -143,7 +143,7 @@ def _checked(session: Session, package: Package, flk: FlkResult, *, attempt: int
             FlkOutcome(
                 package_id=package.id,
                 protocol=render_protocol(flk.protocol),
-                refused=json.dumps(sorted(flk.refused)),
+                refused=json.dumps({str(k): v for k, v in sorted(flk.refused.items())}),
                 format_version=flk.main.fmt.version if flk.main and flk.main.fmt else "",
             )
         )

@@ -49,8 +49,11 @@ _RULE_KEYS = frozenset(
         "message",
         "messages",
         "part",
+        "f014",
+        "f014_variants",
     }
 )
+F014_BASIS = re.compile(r"[0-9]{1,2}(\.[0-9]{1,2}){1,2}")
 _PART_KEYS = frozenset({"scope", "severity", "fields", "message", "messages"})
 _KIND_OF_TYPE = {t: kind for kind, types in KIND_TYPES.items() for t in types}
 
@@ -60,7 +63,9 @@ Checks = Mapping[tuple[str, Scope | None], CheckFn]
 class Catalogue:
     """The rules by id; a rule with a file part and a record part has two :class:`Rule` s."""
 
-    def __init__(self, parts: Sequence[Rule]) -> None:
+    def __init__(self, parts: Sequence[Rule], f014: Mapping[str, str] | None = None) -> None:
+        self.f014 = dict(f014 or {})
+        """Refusal bases (F014) of protocol codes: ``default`` and, e.g., ``905``."""
         self._parts: dict[str, tuple[Rule, ...]] = {}
         for rule in parts:
             self._parts[rule.id] = (*self._parts.get(rule.id, ()), rule)
@@ -82,6 +87,16 @@ class Catalogue:
             )
             self._for_file[key] = found
         return list(found)
+
+    def basis(self, reason: str, variant: str = "") -> str:
+        """The F014 basis of a refusal whose reason is a rule id or a protocol code."""
+        parts = self._parts.get(reason)
+        if parts is not None:
+            rule = parts[0]
+            found = rule.f014_variants.get(variant) if variant else None
+            if found or rule.f014:
+                return found or rule.f014
+        return self.f014.get(reason) or self.f014.get("default", "")
 
     def parts(self, rule_id: str) -> tuple[Rule, ...]:
         """Every part of a rule: the declared one first, then its ``[[rule.part]]`` s."""
@@ -138,15 +153,25 @@ def read_catalogue(source: Path, checks: Checks) -> Catalogue:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"каталог правил {source.name} не читается: {exc}") from exc
     entries = data.get("rule")
-    if not isinstance(entries, list) or set(data) != {"rule"}:
-        raise ConfigError(f"{source.name}: ожидаются только таблицы [[rule]]")
+    if not isinstance(entries, list) or not set(data) <= {"rule", "f014"}:
+        raise ConfigError(f"{source.name}: ожидаются только таблицы [[rule]] и [f014]")
+    f014 = _bases(data.get("f014", {}), f"{source.name}: [f014]")
     parts: list[Rule] = []
     for entry in entries:
         for rule in _parse(entry, source.name):
             if any(p.id == rule.id and p.scope == rule.scope for p in parts):
                 raise ConfigError(f"{source.name}: правило {rule.id} ({rule.scope}) указано дважды")
             parts.append(rule)
-    return Catalogue(_bind(parts, checks, source.name))
+    return Catalogue(_bind(parts, checks, source.name), f014)
+
+
+def _bases(table: Any, where: str) -> dict[str, str]:
+    """A table of F014 bases (``x.y`` or ``x.y.z``) by name."""
+    if not isinstance(table, dict) or not all(
+        isinstance(v, str) and F014_BASIS.fullmatch(v) for v in table.values()
+    ):
+        raise ConfigError(f"{where}: основания F014 записываются как 5.1.4")
+    return {str(k): v for k, v in table.items()}
 
 
 def _parse(entry: Any, where: str) -> list[Rule]:
@@ -169,6 +194,10 @@ def _parse(entry: Any, where: str) -> list[Rule]:
     stateful = entry.get("stateful")
     if not isinstance(stateful, bool):
         raise ConfigError(f"{where}: stateful должен быть true или false")
+    f014 = entry.get("f014", "")
+    if f014 and not (isinstance(f014, str) and F014_BASIS.fullmatch(f014)):
+        raise ConfigError(f"{where}: f014 записывается как 5.1.4, а не {f014!r}")
+    f014_variants = _bases(entry.get("f014_variants", {}), f"{where}: f014_variants")
     first = _part(entry, where)
     rest = entry.get("part", [])
     if not isinstance(rest, list) or not all(isinstance(p, dict) for p in rest):
@@ -178,7 +207,19 @@ def _parse(entry: Any, where: str) -> list[Rule]:
         _only(extra, _PART_KEYS, where)
         parts.append(_part({"fields": entry.get("fields"), **extra}, where))
     return [
-        Rule(rule_id, kinds, scope, severity, directory, stateful, fields, message, messages)
+        Rule(
+            rule_id,
+            kinds,
+            scope,
+            severity,
+            directory,
+            stateful,
+            fields,
+            message,
+            messages,
+            f014=f014,
+            f014_variants=f014_variants,
+        )
         for scope, severity, fields, message, messages in parts
     ]
 

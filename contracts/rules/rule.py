@@ -54,6 +54,10 @@ class Rule:
     message: str
     messages: Mapping[str, str] = field(default_factory=dict, hash=False)
     """Further templates for the rule's other cases, by name."""
+    f014: str = ""
+    """The refusal basis (F014, e.g. ``5.2.1``) a record refused by this rule carries."""
+    f014_variants: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Bases of the rule's other cases, by the name of their message."""
     check: Check | None = field(default=None, compare=False, repr=False)
 
     @property

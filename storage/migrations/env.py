@@ -8,7 +8,9 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# importing the model modules registers their tables on SQLModel.metadata
+import storage.care
+import storage.models  # noqa: F401
 from storage.db import make_engine
 
 config = context.config

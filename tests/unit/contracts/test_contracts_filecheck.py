@@ -34,7 +34,7 @@ def test_a_repeated_sl_id_within_a_case_refuses_that_record_with_905() -> None:
     assert [(p.oshib, p.im_pol, p.bas_el, p.sl_id) for p in result.problems] == [
         ("905", "SL_ID", "SL", value.decode())
     ]
-    assert result.refused == {1} and not result.file_rejected
+    assert result.refused == {1: "905"} and not result.file_rejected
 
 
 def test_a_repeated_idserv_within_a_case_section_refuses_that_record_with_905() -> None:
@@ -47,7 +47,7 @@ def test_a_repeated_idserv_within_a_case_section_refuses_that_record_with_905() 
     assert [(p.oshib, p.im_pol, p.idserv) for p in result.problems] == [
         ("905", "IDSERV", value.decode())
     ]
-    assert result.refused == {1}
+    assert result.refused == {1: "905"}
 
 
 def test_an_empty_required_element_is_902_with_its_position_and_rejects_the_file() -> None:

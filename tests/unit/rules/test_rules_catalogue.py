@@ -61,9 +61,22 @@ def parts(catalogue) -> list[Rule]:
     return [part for rule in catalogue for part in catalogue.parts(rule.id)]
 
 
+OUR_ADDITIONS = {"007F.64.0004"}  # erz I/C for a person the СМО does not insure
+
+
 def test_every_rule_of_exchange_md_section_6_is_in_the_catalogue(catalogue):
-    assert {rule.id for rule in catalogue} == SECTION_6
-    assert len(catalogue) == len(SECTION_6)
+    assert {rule.id for rule in catalogue} == SECTION_6 | OUR_ADDITIONS
+    assert len(catalogue) == len(SECTION_6) + len(OUR_ADDITIONS)
+
+
+def test_every_refusal_has_an_f014_basis(catalogue):
+    assert catalogue.basis("005K.64.0001") == "5.2.4"
+    assert catalogue.basis("005K.64.0001", "other_smo") == "5.2.1"
+    assert catalogue.basis("005K.64.0002") == "5.7.1"
+    assert catalogue.basis("905") == "5.7.2"
+    assert catalogue.basis("002K.00.0370") == "5.1.5"
+    for rule in catalogue:
+        assert catalogue.basis(rule.id)  # a default covers rules without their own
 
 
 def test_rule_ids_follow_the_federal_pattern(catalogue):
@@ -73,7 +86,7 @@ def test_rule_ids_follow_the_federal_pattern(catalogue):
 def test_every_stateless_part_has_a_check_and_stateful_rules_have_none(catalogue):
     for part in parts(catalogue):
         assert (part.check is None) == part.stateful, part.id
-    assert {rule.id for rule in catalogue if rule.stateful} == STATEFUL
+    assert {rule.id for rule in catalogue if rule.stateful} == STATEFUL | OUR_ADDITIONS
 
 
 def test_messages_are_russian_and_fit_a_protocol_comment(catalogue):

@@ -1,0 +1,353 @@
+"""Queries of the appliers: what a batch of records needs to know, and the leases and
+progress that make an applier safe to run twice and alone in its scope."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
+
+from contracts.mek import AcceptedCase, Earlier, EarlierCase, Period, PeriodBook
+from contracts.protocol import Problem
+from omsx.errors import Busy
+from storage.care import (
+    ApplyLease,
+    ApplyProgress,
+    Attachment,
+    CareCase,
+    Insurance,
+    Invoice,
+    Person,
+    RecordProblem,
+    Sanction,
+)
+from storage.models import Package, State, utcnow
+
+PERSON_FIELDS = ("fam", "im", "ot", "w", "dr", "snils", "doctype", "docser", "docnum")
+
+
+# ------------------------------------------------------------ leases and progress
+
+
+def acquire_lease(session: Session, scope: str, package_id: int, *, stale_after: timedelta) -> None:
+    """Take the scope for ``package_id`` or raise :class:`Busy` (retried later).
+
+    A lease held by a package that is no longer applying, or older than
+    ``stale_after``, is taken over: its holder crashed or was quarantined.
+    """
+    lease = session.get(ApplyLease, scope)
+    now = utcnow()
+    if lease is None:
+        try:
+            with session.begin_nested():
+                session.add(ApplyLease(scope=scope, package_id=package_id, acquired_at=now))
+                session.flush()
+            return
+        except IntegrityError:
+            lease = session.get(ApplyLease, scope)
+            assert lease is not None
+    if lease.package_id == package_id:
+        return
+    holder = session.get(Package, lease.package_id)
+    acquired = lease.acquired_at
+    if acquired.tzinfo is None:  # SQLite hands back naive datetimes
+        acquired = acquired.replace(tzinfo=now.tzinfo)
+    if holder is None or holder.state != State.APPLYING or now - acquired > stale_after:
+        taken = session.execute(
+            update(ApplyLease)
+            .where(
+                col(ApplyLease.scope) == scope,
+                col(ApplyLease.package_id) == lease.package_id,
+            )
+            .values(package_id=package_id, acquired_at=now)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return
+    raise Busy(f"scope {scope} is being applied by package {lease.package_id}")
+
+
+def release_lease(session: Session, scope: str, package_id: int) -> None:
+    lease = session.get(ApplyLease, scope)
+    if lease is not None and lease.package_id == package_id:
+        session.delete(lease)
+
+
+def batches_done(session: Session, package_id: int) -> int:
+    progress = session.get(ApplyProgress, package_id)
+    return progress.batches if progress is not None else 0
+
+
+def advance(session: Session, package_id: int, batches: int) -> None:
+    """Record that ``batches`` batches are committed (in the batch's own transaction)."""
+    progress = session.get(ApplyProgress, package_id)
+    if progress is None:
+        session.add(ApplyProgress(package_id=package_id, batches=batches))
+    else:
+        progress.batches = max(progress.batches, batches)
+        progress.updated_at = utcnow()
+        session.add(progress)
+    # a heartbeat: the sweeper leaves a package alone while its batches keep coming
+    session.execute(
+        update(Package).where(col(Package.id) == package_id).values(updated_at=utcnow())
+    )
+
+
+# ------------------------------------------------------------------ the registry
+
+
+def _in_chunks(values: Collection[Any], size: int = 5_000) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insurance_of(session: Session, enps: Collection[str]) -> dict[str, list[Period]]:
+    out: dict[str, list[Period]] = {}
+    for chunk in _in_chunks(enps):
+        rows = session.execute(
+            select(Insurance.enp, Insurance.smo, Insurance.dbeg, Insurance.dend).where(
+                col(Insurance.enp).in_(chunk)
+            )
+        )
+        for enp, smo, dbeg, dend in rows:
+            out.setdefault(enp, []).append(Period(smo, dbeg, dend))
+    return out
+
+
+def period_book(
+    session: Session, model: type[Insurance] | type[Attachment], enps: Collection[str]
+) -> PeriodBook:
+    """The stored periods of ``enps`` (insurance: holder = СМО, attachment: holder = МО)."""
+    book = PeriodBook()
+    holder = Insurance.smo if model is Insurance else Attachment.mo
+    for chunk in _in_chunks(enps):
+        rows = session.execute(
+            select(model.id, model.enp, holder, model.dbeg, model.dend).where(
+                col(model.enp).in_(chunk)
+            )
+        )
+        for row_id, enp, code, dbeg, dend in rows:
+            book.load(enp, Period(code, dbeg, dend), row_id)
+    return book
+
+
+def earlier_cases(
+    session: Session,
+    code_mo: str,
+    idcases: Collection[str],
+    enps: Collection[str],
+    *,
+    package_id: int,
+) -> Earlier:
+    """Cases of ``code_mo`` from other packages with these IDCASE or these people."""
+    later = aliased(CareCase)
+    replaced = exists().where(col(later.replaces) == CareCase.id)
+    columns = (
+        CareCase.id,
+        CareCase.package_id,
+        CareCase.idcase,
+        CareCase.status,
+        replaced,
+        CareCase.enp,
+        CareCase.date_z_1,
+        CareCase.date_z_2,
+        CareCase.profil,
+    )
+    earlier = Earlier()
+    for by, values in ((CareCase.idcase, idcases), (CareCase.enp, enps)):
+        for chunk in _in_chunks(values):
+            rows = session.execute(
+                select(*columns).where(
+                    col(CareCase.code_mo) == code_mo,
+                    col(by).in_(chunk),
+                    col(CareCase.package_id) != package_id,
+                )
+            )
+            for case_id, pkg, idcase, status, was_replaced, enp, z1, z2, profil in rows:
+                earlier.add(
+                    EarlierCase(
+                        case_id, pkg, idcase, status, bool(was_replaced), (enp, z1, z2, profil)
+                    )
+                )
+    return earlier
+
+
+def digest_of(details: Mapping[str, Any]) -> str:
+    text = "\x1f".join("" if details.get(k) is None else str(details[k]) for k in PERSON_FIELDS)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def current_persons(session: Session, enps: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The registry's current details (and ``digest``) of those of ``enps`` it knows."""
+    out: dict[str, dict[str, Any]] = {}
+    columns = [getattr(Person, name) for name in PERSON_FIELDS]
+    for chunk in _in_chunks(enps):
+        rows = session.execute(
+            select(Person.enp, Person.digest, *columns).where(col(Person.enp).in_(chunk))
+        )
+        for enp, digest, *values in rows:
+            out[enp] = {"digest": digest, **dict(zip(PERSON_FIELDS, values, strict=True))}
+    return out
+
+
+def decisions(
+    session: Session, package_id: int, first: int, last: int
+) -> dict[int, tuple[str, str, int]]:
+    """Stored cases of positions ``first..last``: pos → (status, ID_PAC, SUMV kopecks)."""
+    rows = session.execute(
+        select(CareCase.pos, CareCase.status, CareCase.id_pac, CareCase.sumv_kop).where(
+            col(CareCase.package_id) == package_id,
+            col(CareCase.pos).between(first, last),
+        )
+    )
+    return {pos: (status, id_pac, sumv) for pos, status, id_pac, sumv in rows}
+
+
+def accepted_for_sanctions(
+    session: Session, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], AcceptedCase]:
+    """Accepted cases by (CODE_MO, IDCASE), with the sanctions stored on them so far."""
+    out: dict[tuple[str, str], AcceptedCase] = {}
+    by_mo: dict[str, set[str]] = {}
+    for code_mo, idcase in keys:
+        by_mo.setdefault(code_mo, set()).add(idcase)
+    sanctioned = (
+        select(func.coalesce(func.sum(Sanction.s_sum_kop), 0))
+        .where(col(Sanction.case_id) == CareCase.id)
+        .scalar_subquery()
+    )
+    for code_mo, idcases in by_mo.items():
+        for chunk in _in_chunks(idcases):
+            rows = session.execute(
+                select(
+                    CareCase.id,
+                    CareCase.invoice_id,
+                    CareCase.idcase,
+                    CareCase.payer,
+                    Invoice.nschet,
+                    Invoice.year,
+                    Invoice.month,
+                    CareCase.sump_kop,
+                    sanctioned,
+                )
+                .join(Invoice, col(Invoice.id) == CareCase.invoice_id)
+                .where(
+                    col(CareCase.code_mo) == code_mo,
+                    col(CareCase.idcase).in_(chunk),
+                    col(CareCase.status) == "accepted",
+                )
+            )
+            for case_id, invoice_id, idcase, payer, nschet, year, month, sump, sank in rows:
+                out[code_mo, idcase] = AcceptedCase(
+                    case_id, invoice_id, payer, nschet, year, month, sump, int(sank or 0)
+                )
+    return out
+
+
+def sanction_codes(session: Session, case_ids: Collection[int]) -> dict[int, set[str]]:
+    """S_CODEs already stored on each case."""
+    out: dict[int, set[str]] = {}
+    for chunk in _in_chunks(case_ids):
+        for case_id, code in session.execute(
+            select(Sanction.case_id, Sanction.s_code).where(col(Sanction.case_id).in_(chunk))
+        ):
+            out.setdefault(case_id, set()).add(code)
+    return out
+
+
+# ------------------------------------------------------------------- the money
+
+
+def recompute_invoices(session: Session, invoice_ids: Collection[int]) -> None:
+    """Each invoice's figures from its cases and their sanctions (idempotent)."""
+    for invoice_id in invoice_ids:
+        totals = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(CareCase.sumv_kop), 0),
+                func.coalesce(func.sum(CareCase.sump_kop), 0),
+                func.coalesce(func.sum(CareCase.refused_kop), 0),
+                func.coalesce(func.sum(CareCase.mee_kop), 0),
+                func.coalesce(func.sum(CareCase.ekmp_kop), 0),
+                func.coalesce(func.sum(_is(CareCase.status, "accepted")), 0),
+            ).where(col(CareCase.invoice_id) == invoice_id)
+        ).one()
+        cases, presented, accepted, refused, mee, ekmp, n_acc = (int(v) for v in totals)
+        session.execute(
+            update(Invoice)
+            .where(col(Invoice.id) == invoice_id)
+            .values(
+                cases=cases,
+                presented_kop=presented,
+                accepted_kop=accepted,
+                refused_kop=refused,
+                mee_kop=mee,
+                ekmp_kop=ekmp,
+                payable_kop=accepted - mee - ekmp,
+                accepted=n_acc,
+                refused=cases - n_acc,
+                updated_at=utcnow(),
+            )
+        )
+
+
+def recompute_case_sanctions(session: Session, case_ids: Collection[int]) -> None:
+    """Each case's МЭЭ/ЭКМП totals from its sanctions (idempotent)."""
+    for chunk in _in_chunks(case_ids):
+        for kind, column in (("mee", CareCase.mee_kop), ("ekmp", CareCase.ekmp_kop)):
+            total = (
+                select(func.coalesce(func.sum(Sanction.s_sum_kop), 0))
+                .where(col(Sanction.case_id) == CareCase.id, col(Sanction.kind) == kind)
+                .scalar_subquery()
+            )
+            session.execute(
+                update(CareCase).where(col(CareCase.id).in_(chunk)).values({column.key: total})
+            )
+
+
+def _is(column: Any, value: str) -> Any:
+    return case((column == value, 1), else_=0)
+
+
+def record_problems(session: Session, package_id: int) -> list[Problem]:
+    rows = session.execute(
+        select(RecordProblem)
+        .where(col(RecordProblem.package_id) == package_id)
+        .order_by(col(RecordProblem.pos), col(RecordProblem.id))
+    ).scalars()
+    return [
+        Problem(
+            oshib=r.oshib,
+            comment=r.comment,
+            im_pol=r.im_pol,
+            bas_el=r.bas_el,
+            n_zap=r.n_zap,
+            idcase=r.idcase,
+            sl_id=r.sl_id,
+            id_pac=r.id_pac,
+            zn_pol=r.zn_pol,
+        )
+        for r in rows
+    ]
+
+
+def problem_row(package_id: int, pos: int, problem: Problem) -> dict[str, Any]:
+    return {
+        "package_id": package_id,
+        "pos": pos,
+        "oshib": problem.oshib,
+        "im_pol": problem.im_pol,
+        "bas_el": problem.bas_el,
+        "n_zap": problem.n_zap,
+        "idcase": problem.idcase,
+        "sl_id": problem.sl_id,
+        "id_pac": problem.id_pac,
+        "zn_pol": problem.zn_pol,
+        "comment": problem.comment,
+    }

@@ -1,0 +1,112 @@
+"""What every applier shares: the package's stored bytes opened as a ZIP, records read
+in batches, and a progress counter that makes a re-run skip what is committed.
+
+Each batch is one transaction holding its rows and the advanced counter together, so
+after a crash the next run starts at the first batch that did not commit. Batch
+boundaries depend only on the file and the batch size, which a re-run keeps (the size
+is stored with the progress the first time).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlmodel import Session
+
+from contracts.filenames import Party, strip_extension
+from contracts.protocol import Problem
+from contracts.reader import RecordReader, declared_encoding
+from contracts.records import Record, to_record
+from storage.models import Package
+from storage.registry import advance, batches_done
+
+Batch = list[tuple[int, Any, Record]]  # (position, element, typed record)
+
+
+@dataclass
+class Forward:
+    """The register for the paying СМО, stored in the blob store."""
+
+    sha256: str
+    size: int
+    party: Party
+    file_name: str
+    records: int
+
+
+@dataclass
+class Applied:
+    """What an applier adds to the package's answer."""
+
+    problems: list[Problem] = field(default_factory=list)  # stateful-rule lines
+    refused: int = 0  # records refused by stateful rules (FLK's are counted already)
+    forward: Forward | None = None
+
+
+@dataclass(frozen=True)
+class Members:
+    main: str
+    personal: str | None
+
+
+def members_of(zf: zipfile.ZipFile, base: str) -> Members:
+    """The main file (named as the package) and the other one (the L-file), if any."""
+    names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    main = next((n for n in names if strip_extension(n).upper() == base.upper()), names[0])
+    others = [n for n in names if n != main]
+    return Members(main, others[0] if others else None)
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[zipfile.ZipFile]:
+    with path.open("rb") as fh, zipfile.ZipFile(fh) as zf:
+        yield zf
+
+
+def encoding_of(zf: zipfile.ZipFile, member: str) -> str:
+    with zf.open(member) as fh:
+        return declared_encoding(fh.read(256))
+
+
+class Progress:
+    """Batches of one package: which are committed already, and advancing the count."""
+
+    def __init__(self, session: Session, package: Package) -> None:
+        assert package.id is not None
+        self.package_id = package.id
+        self.done = batches_done(session, package.id)
+        self.index = 0  # the batch being handled
+
+    @property
+    def committed(self) -> bool:
+        """True when the current batch was committed by an earlier run."""
+        return self.index < self.done
+
+    def commit(self, session: Session) -> None:
+        """Count the current batch as committed (call inside its transaction)."""
+        advance(session, self.package_id, self.index + 1)
+
+    def next(self) -> None:
+        self.index += 1
+
+
+def batches(reader: RecordReader, size: int) -> Iterator[Batch]:
+    """The reader's records, typed, ``size`` at a time (the elements are kept too)."""
+    batch: Batch = []
+    for position, elem in reader:
+        batch.append((position, elem, to_record(elem)))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read(zf: zipfile.ZipFile, member: str, tags: set[str]) -> tuple[IO[bytes], RecordReader]:
+    stream = zf.open(member)
+    return stream, RecordReader(stream, frozenset(tags))
