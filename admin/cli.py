@@ -364,29 +364,45 @@ def demo_publish(folder: Path, timeout: float, url: str | None) -> None:
         click.echo(line)
 
 
+def demo_phase(kind: str, file_name: str) -> int:
+    """When a demo package goes out: the registry of persons first (the erz that
+    insures, attach), then the month's erz changes, then the care, then the expert
+    controls of accepted cases — each phase after the previous one is answered, as
+    in a live region where these arrive days apart."""
+    from contracts.filenames import parse_name
+
+    if kind == "erz":
+        return 0 if parse_name(file_name).number == 1 else 1
+    return {"attach": 0, "schedule": 0, "expert": 3}.get(kind, 2)
+
+
 async def _demo_publish(manifest: Any, url: str, timeout: float) -> list[str]:
     from contracts.filenames import Party
     from messages.gateway import Gateway
 
     gateways: dict[str, Gateway] = {}
-    sent = []
+    lines = []
+    phases: dict[int, list[Any]] = {}
+    for package in manifest.packages:
+        phases.setdefault(demo_phase(package.kind, package.path.name), []).append(package)
     try:
-        for package in manifest.packages:
-            if package.sender not in gateways:
-                gateways[package.sender] = await Gateway.connect(
-                    url, Party.from_token(package.sender)
+        for _phase, packages in sorted(phases.items()):
+            sent = []
+            for package in packages:
+                if package.sender not in gateways:
+                    gateways[package.sender] = await Gateway.connect(
+                        url, Party.from_token(package.sender)
+                    )
+                gw = gateways[package.sender]
+                sent.append((package, gw, await gw.publish_file(package.path, kind=package.kind)))
+            for package, gw, published in sent:
+                got = await gw.wait_protocol(published, timeout=timeout)
+                p = got.protocol
+                lines.append(
+                    f"{package.sender:<14} {package.path.name:<34} RESULT {p.result} "
+                    f"принято {p.n_acc} отказано {p.n_rej} (заложено дефектов: "
+                    f"{len(package.defects)})"
                 )
-            gw = gateways[package.sender]
-            sent.append((package, gw, await gw.publish_file(package.path, kind=package.kind)))
-        lines = []
-        for package, gw, published in sent:
-            got = await gw.wait_protocol(published, timeout=timeout)
-            p = got.protocol
-            lines.append(
-                f"{package.sender:<14} {package.path.name:<34} RESULT {p.result} "
-                f"принято {p.n_acc} отказано {p.n_rej} (заложено дефектов: "
-                f"{len(package.defects)})"
-            )
         return lines
     except OmsxError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -25,7 +25,6 @@ from typing import Any
 
 from lxml import etree
 
-
 ZIP_LEVEL = 1  # deflate level: the forward of a 100k register is ~200 MB of XML
 
 

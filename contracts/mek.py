@@ -133,6 +133,7 @@ class EarlierCase:
     case_id: int
     package_id: int
     idcase: str
+    period: tuple[int, int]  # the register's YEAR, MONTH
     status: str  # accepted | refused
     replaced: bool
     person: tuple[str | None, date | None, date | None, str]  # ENP, DATE_Z_1, DATE_Z_2, PROFIL
@@ -140,15 +141,19 @@ class EarlierCase:
 
 @dataclass
 class Earlier:
-    """The earlier cases a batch of one МО's records can collide with."""
+    """The earlier cases a batch of one МО's records can collide with.
 
-    accepted: dict[str, EarlierCase] = field(default_factory=dict)  # by IDCASE
+    IDCASE identifies a case within an МО and a period (exchange.md §4.1), so accepted
+    cases are kept by (period, IDCASE); a resubmission (PR_NOV=1) comes in a later
+    register, so refused cases are kept by IDCASE alone."""
+
+    accepted: dict[tuple[tuple[int, int], str], EarlierCase] = field(default_factory=dict)
     by_person: dict[tuple[Any, ...], EarlierCase] = field(default_factory=dict)  # accepted
     refused_open: dict[str, EarlierCase] = field(default_factory=dict)  # by IDCASE
 
     def add(self, case: EarlierCase) -> None:
         if case.status == "accepted":
-            self.accepted.setdefault(case.idcase, case)
+            self.accepted.setdefault((case.period, case.idcase), case)
             if case.person[0] is not None:
                 self.by_person.setdefault(case.person, case)
         elif not case.replaced:
@@ -169,15 +174,16 @@ def case_person(zap: Record, enp: str | None) -> tuple[str | None, date | None, 
 
 
 def repeat_problem(
-    zap: Record, enp: str | None, earlier: Earlier
+    zap: Record, enp: str | None, earlier: Earlier, period: tuple[int, int]
 ) -> tuple[Finding | None, EarlierCase | None]:
     """005K.64.0002 (PR_NOV=0, already accepted) and 005K.64.0003 (PR_NOV=1 with nothing
-    to replace). Returns the finding, and for an accepted resubmission the refused
-    record it replaces."""
+    to replace) for a record of a register of ``period``. Returns the finding, and for
+    an accepted resubmission the refused record it replaces."""
     z_sl = zap.get("Z_SL") or {}
     idcase = str(z_sl.get("IDCASE") or "")
     if str(zap.get("PR_NOV") or "0") == "1":
-        if idcase in earlier.accepted:
+        replaced = earlier.refused_open.get(idcase)
+        if replaced is None and (period, idcase) in earlier.accepted:
             return _finding(
                 NO_REFUSED,
                 "PR_NOV",
@@ -187,13 +193,12 @@ def repeat_problem(
                 record=zap,
                 zn_pol="1",
             ), None
-        replaced = earlier.refused_open.get(idcase)
         if replaced is None:
             return _finding(
                 NO_REFUSED, "PR_NOV", "ZAP", {"idcase": idcase}, record=zap, zn_pol="1"
             ), None
         return None, replaced
-    same = earlier.accepted.get(idcase)
+    same = earlier.accepted.get((period, idcase))
     if same is not None:
         return _finding(
             REPEATED,

@@ -51,7 +51,9 @@ class Person(_Details, table=True):
     enp: str = Field(primary_key=True, max_length=16)
     digest: str = Field(max_length=32)  # of the current details
     package_id: int = Field(foreign_key="package.id")  # the latest source of the details
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class PersonVersion(_Details, table=True):
@@ -120,7 +122,9 @@ class Invoice(SQLModel, table=True):
     accepted: int = 0
     refused: int = 0
     complete: bool = False  # every record of the register is in
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class CareCase(SQLModel, table=True):
@@ -140,6 +144,8 @@ class CareCase(SQLModel, table=True):
     n_zap: str = Field(max_length=8)
     idcase: str = Field(max_length=36)
     code_mo: str = Field(max_length=6)
+    year: int  # the register's period (IDCASE is unique per МО and period)
+    month: int
     pr_nov: int = 0
     id_pac: str = Field(max_length=36)
     enp: str | None = Field(default=None, max_length=16)
@@ -256,7 +262,9 @@ class ApplyProgress(SQLModel, table=True):
 
     package_id: int = Field(foreign_key="package.id", primary_key=True)
     batches: int = 0
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class ApplyLease(SQLModel, table=True):
@@ -264,4 +272,6 @@ class ApplyLease(SQLModel, table=True):
 
     scope: str = Field(primary_key=True, max_length=32)
     package_id: int = Field(foreign_key="package.id")
-    acquired_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow))
+    acquired_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )

@@ -152,6 +152,8 @@ def earlier_cases(
         CareCase.id,
         CareCase.package_id,
         CareCase.idcase,
+        CareCase.year,
+        CareCase.month,
         CareCase.status,
         replaced,
         CareCase.enp,
@@ -169,10 +171,16 @@ def earlier_cases(
                     col(CareCase.package_id) != package_id,
                 )
             )
-            for case_id, pkg, idcase, status, was_replaced, enp, z1, z2, profil in rows:
+            for case_id, pkg, idcase, year, month, status, gone, enp, z1, z2, profil in rows:
                 earlier.add(
                     EarlierCase(
-                        case_id, pkg, idcase, status, bool(was_replaced), (enp, z1, z2, profil)
+                        case_id,
+                        pkg,
+                        idcase,
+                        (year, month),
+                        status,
+                        bool(gone),
+                        (enp, z1, z2, profil),
                     )
                 )
     return earlier

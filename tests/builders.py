@@ -117,7 +117,8 @@ def erz_for(
             f"<PERS><N_ZAP>{n}</N_ZAP><OP>{op}</OP><ENP>{enp}</ENP>"
             f"<FAM>{f.get('FAM') or 'Тестов'}</FAM><IM>{f.get('IM') or 'Тест'}</IM>{ot}"
             f"<W>{f.get('W') or '1'}</W><DR>{f.get('DR') or '1980-01-01'}</DR>{snils}"
-            f"<DOCTYPE>{f.get('DOCTYPE') or '14'}</DOCTYPE>{docser}<DOCNUM>{f.get('DOCNUM') or '000001'}</DOCNUM>"
+            f"<DOCTYPE>{f.get('DOCTYPE') or '14'}</DOCTYPE>{docser}"
+            f"<DOCNUM>{f.get('DOCNUM') or '000001'}</DOCNUM>"
             f"<DBEG>{dbeg}</DBEG></PERS>"
         )
     xml = (

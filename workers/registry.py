@@ -264,7 +264,9 @@ class _RegisterRun:
             replaces = None
             if reason is None:
                 findings: list[Finding] = []
-                repeat, replaced = repeat_problem(record, enp, earlier)
+                repeat, replaced = repeat_problem(
+                    record, enp, earlier, (invoice.year, invoice.month)
+                )
                 if repeat is not None:
                     findings.append(repeat)
                 if not invoice.out_of_region:
@@ -319,6 +321,8 @@ class _RegisterRun:
             "n_zap": str(record.get("N_ZAP") or ""),
             "idcase": str(z_sl.get("IDCASE") or ""),
             "code_mo": invoice.code_mo,
+            "year": invoice.year,
+            "month": invoice.month,
             "pr_nov": int(record.get("PR_NOV") or 0)
             if str(record.get("PR_NOV") or "0").isdigit()
             else 0,

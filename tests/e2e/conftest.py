@@ -23,6 +23,7 @@ from contracts.filenames import Party
 from messages.gateway import Gateway
 from omsx import embedded
 from omsx.embedded import EmbeddedServer, free_port
+from tests.builders import erz_for
 
 OMSX = str(Path(sys.executable).parent / "omsx")
 
@@ -33,6 +34,7 @@ class Hub:
     def __init__(
         self, root: Path, nats: EmbeddedServer, redis: EmbeddedServer, **settings: str
     ) -> None:
+        self._erz_number = 0
         self.root = root
         self.nats = nats
         self.redis = redis
@@ -139,6 +141,17 @@ class Hub:
 
     async def gateway(self, token: str) -> Gateway:
         return await Gateway.connect(self.nats.url, Party.from_token(token))
+
+    async def insure(self, *registers: tuple[str, bytes], smo: str = "64004") -> None:
+        """Publish an erz of ``smo`` insuring everyone the registers name; wait for its A.
+
+        МЭК (005K.64.0001) refuses cases of people the registry does not know insured."""
+        self._erz_number += 1
+        name, data = erz_for(*registers, smo=smo, number=self._erz_number)
+        gw = await self.gateway(f"smo.{smo}")
+        async with gw:
+            got = await gw.wait_protocol(await gw.publish(data, name), timeout=60)
+        assert got.protocol.result == "A", got.raw.decode("utf-8", "replace")
 
 
 def start_hub(root: Path, **settings: str) -> tuple[Hub, list[EmbeddedServer]]:

@@ -52,9 +52,10 @@ async def test_ingest_killed_between_storing_and_acking_processes_the_package_on
     crash_hub: Hub,
 ) -> None:
     hub = crash_hub
+    name, data = register("HM640001S64004_25111", n=2)
+    await hub.insure((name, data))
     hub.kill("ingest")
     hub.start_ingest(OMSX_FAULT_PAUSE_BEFORE_ACK_S="60")
-    name, data = register("HM640001S64004_25111", n=2)
     gw = await hub.gateway("mo.640001")
     async with gw:
         sent = await gw.publish(data, name)
@@ -66,8 +67,15 @@ async def test_ingest_killed_between_storing_and_acking_processes_the_package_on
         got = await gw.wait_protocol(sent, timeout=90)
     assert got.protocol.result == "A"
     # the redelivered message was recognised: one package, one receipt, one protocol
-    hub.wait_for("SELECT count(*) FROM receipt", lambda r: r == [(1,)], timeout=5)
-    assert hub.sql("SELECT count(*) FROM package") == [(1,)]
-    assert hub.sql("SELECT count(*) FROM receipt") == [(1,)]
+    receipts = (
+        "SELECT count(*) FROM receipt JOIN package ON package.id = receipt.package_id"
+        " WHERE package.sha256 = :s"
+    )
+    hub.wait_for(receipts, lambda r: r == [(1,)], timeout=5, s=sent.sha256)
+    assert hub.sql("SELECT count(*) FROM package WHERE sha256 = :s", s=sent.sha256) == [(1,)]
+    assert hub.sql(receipts, s=sent.sha256) == [(1,)]
+    # and its data landed once: two cases, one invoice
+    cases = "SELECT count(*) FROM carecase JOIN package ON package.id = carecase.package_id"
+    assert hub.sql(cases + " WHERE package.sha256 = :s", s=sent.sha256) == [(2,)]
     assert await protocols_for(hub, "mo.640001", sent.sha256) == [f"protocol-{sent.sha256}"]
     print(f"crash test: packages=1 receipts=1 protocols=1 seq={sent.seq}")

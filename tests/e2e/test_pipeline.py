@@ -32,6 +32,7 @@ def codes(protocol: Protocol) -> list[str]:
 
 async def test_a_valid_register_is_accepted_with_its_record_count(hub: Hub) -> None:
     name, data = register("HM640001S64004_25111", n=3)
+    await hub.insure((name, data))
     sent, protocol = await roundtrip(hub, data, name)
     assert (protocol.result, protocol.n_acc, protocol.n_rej, codes(protocol)) == ("A", 3, 0, [])
     assert protocol.fname == "VHM640001S64004_25111"
@@ -79,6 +80,7 @@ async def test_xml_with_an_entity_declaration_gets_804(hub: Hub) -> None:
 
 async def test_the_same_name_with_other_bytes_after_acceptance_gets_805(hub: Hub) -> None:
     name, first = register("HM640001S64004_25117", n=1)
+    await hub.insure((name, first))
     _, accepted = await roundtrip(hub, first, name)
     _, again = await roundtrip(hub, register("HM640001S64004_25117", n=2)[1], name)
     assert accepted.result == "A"
@@ -90,6 +92,7 @@ async def test_the_same_bytes_outside_the_jetstream_window_get_805_and_change_no
     hub: Hub,
 ) -> None:
     name, data = register("HM640001S64004_25118", n=2)
+    await hub.insure((name, data))
     first, accepted = await roundtrip(hub, data, name)
     await asyncio.sleep(2.5)  # the hub under test runs a 2 s duplicate window
     second, repeat = await roundtrip(hub, data, name)
@@ -136,6 +139,7 @@ async def test_a_package_above_the_message_limit_travels_through_the_object_stor
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_STORED)
     assert len(buf.getvalue()) > 1 << 20
+    await hub.insure((f"{base}.zip", deflated))
     sent, protocol = await roundtrip(hub, buf.getvalue(), f"{base}.zip")
     assert sent.via_object
     assert (protocol.result, protocol.n_acc) == ("A", 600)

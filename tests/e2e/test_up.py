@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from omsx.embedded import free_port
-from tests.builders import register
+from tests.builders import erz_for, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 BIN = Path(sys.executable).parent
@@ -60,25 +60,29 @@ def test_omsx_up_runs_every_process_answers_a_publish_and_stops_on_ctrl_c(tmp_pa
         page = _wait_http(f"http://127.0.0.1:{admin_port}/")
         assert "Очереди" in page
         name, data = register("HM640001S64004_25111", n=2)
+        erz_name, erz = erz_for((name, data))
         (tmp_path / name).write_bytes(data)
-        pub = subprocess.run(
-            [
-                str(BIN / "omsx"),
-                "publish",
-                str(tmp_path / name),
-                "--as",
-                "mo.640001",
-                "--wait",
-                "--timeout",
-                "90",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert pub.returncode == 0, pub.stdout + pub.stderr + (tmp_path / "up.log").read_text()
+        (tmp_path / erz_name).write_bytes(erz)
+        for file, party in ((erz_name, "smo.64004"), (name, "mo.640001")):
+            pub = subprocess.run(
+                [
+                    str(BIN / "omsx"),
+                    "publish",
+                    str(tmp_path / file),
+                    "--as",
+                    party,
+                    "--wait",
+                    "--timeout",
+                    "90",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            output = pub.stdout + pub.stderr + (tmp_path / "up.log").read_text()
+            assert pub.returncode == 0, output
         assert "VHM640001S64004_25111.xml  RESULT A  принято 2" in pub.stdout
         assert (tmp_path / "var" / "omsx.db").is_file()
         health = _get(f"http://127.0.0.1:{admin_port}/health")

@@ -21,9 +21,9 @@ from messages.streams import OUT_STREAM, provision
 from omsx.errors import ContractError
 from omsx.settings import Settings
 from storage.blobs import BlobStore
+from storage.care import CareCase, CareSl, CareUsl, Insurance, Invoice, Person, PersonVersion
 from storage.db import dispose_engines, get_engine, session_scope
 from storage.migrate import upgrade
-from storage.care import CareCase, CareSl, CareUsl, Insurance, Invoice, Person, PersonVersion
 from storage.models import Outbox, Package, PackageEvent
 from storage.packages import record_receipt
 from storage.refs import participants, upsert_participants

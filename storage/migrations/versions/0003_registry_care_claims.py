@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 02:52:54.414845
+Create Date: 2026-11-23 03:01:14.949963
 """
 
 from __future__ import annotations
@@ -262,6 +262,8 @@ def upgrade() -> None:
         sa.Column("n_zap", sa.String(length=8), nullable=False),
         sa.Column("idcase", sa.String(length=36), nullable=False),
         sa.Column("code_mo", sa.String(length=6), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
         sa.Column("pr_nov", sa.Integer(), nullable=False),
         sa.Column("id_pac", sa.String(length=36), nullable=False),
         sa.Column("enp", sa.String(length=16), nullable=True),
