@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         3600, ge=60, description="An apply lease older than this is taken over"
     )
 
+    fault_fail_after_batches: int = Field(
+        0, ge=0, description="Test hook: a register's first apply fails after this many batches"
+    )
     fault_pause_before_ack_s: float = Field(
         0.0, ge=0, description="Test hook: ingest sleeps this long between storing and acking"
     )

@@ -10,6 +10,7 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
@@ -128,4 +129,68 @@ def erz_for(
         + "".join(rows)
         + "</ERZ_LIST>"
     ).encode("cp1251")
+    return f"{base}.zip", zip_of({f"{base}.xml": xml})
+
+
+def edit_register(
+    name: str,
+    data: bytes,
+    edit: Any = None,
+    *,
+    new_base: str | None = None,
+) -> tuple[str, bytes]:
+    """The register with ``edit(main_root, personal_root)`` applied, optionally renamed;
+    SD_Z and SUMMAV are recomputed so the file stays consistent."""
+    from decimal import Decimal
+
+    from lxml import etree
+
+    base = name.removesuffix(".zip")
+    new_base = new_base or base
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        main_name, personal_name = sorted(zf.namelist(), key=lambda n: n.startswith("L"))
+        main = etree.fromstring(zf.read(main_name))
+        personal = etree.fromstring(zf.read(personal_name))
+    if edit is not None:
+        edit(main, personal)
+    zaps = main.findall("ZAP")
+    main.find("ZGLV/FILENAME").text = new_base
+    main.find("ZGLV/SD_Z").text = str(len(zaps))
+    total = sum((Decimal(z.findtext("Z_SL/SUMV")) for z in zaps), Decimal(0))
+    main.find("SCHET/SUMMAV").text = f"{total:.2f}"
+    personal_base = (
+        "L" + new_base[1:] if personal_name.startswith("L" + base[1:]) else "L" + new_base
+    )
+    personal.find("ZGLV/FILENAME").text = personal_base
+    personal.find("ZGLV/FILENAME1").text = new_base
+    members = {
+        f"{new_base}.xml": etree.tostring(main, encoding="windows-1251", xml_declaration=True),
+        f"{personal_base}.xml": etree.tostring(
+            personal, encoding="windows-1251", xml_declaration=True
+        ),
+    }
+    return f"{new_base}.zip", zip_of(members)
+
+
+def expert_file(smo: str, number: int, zaps: list[dict[str, str]]) -> tuple[str, bytes]:
+    """An expert package (exchange.md §4.8): one ZAP per dict, one SANK each (МЭЭ when
+    S_TIP starts with 2, ЭКМП with 3)."""
+    base = f"AS{smo}T64_2512{number}"
+    rows = []
+    for n, z in enumerate(zaps, 1):
+        rows.append(
+            f"<ZAP><N_ZAP>{n}</N_ZAP><CODE_MO>{z['CODE_MO']}</CODE_MO><YEAR>{z['YEAR']}</YEAR>"
+            f"<MONTH>{z['MONTH']}</MONTH><NSCHET>{z['NSCHET']}</NSCHET>"
+            f"<IDCASE>{z['IDCASE']}</IDCASE><SANK><S_CODE>{z['S_CODE']}</S_CODE>"
+            f"<S_SUM>{z['S_SUM']}</S_SUM><S_TIP>{z.get('S_TIP', '20')}</S_TIP>"
+            f"<S_OSN>{z.get('S_OSN', '31')}</S_OSN><DATE_ACT>2025-12-10</DATE_ACT>"
+            f"<NUM_ACT>A-{n}</NUM_ACT></SANK></ZAP>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<EXPERT_LIST><ZGLV><VERSION>1.0</VERSION><DATA>2025-12-20</DATA>"
+        f"<FILENAME>{base}</FILENAME><SMO>{smo}</SMO><SD_Z>{len(rows)}</SD_Z></ZGLV>"
+        + "".join(rows)
+        + "</EXPERT_LIST>"
+    ).encode("utf-8")
     return f"{base}.zip", zip_of({f"{base}.xml": xml})

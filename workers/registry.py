@@ -226,9 +226,16 @@ class _RegisterRun:
             insert_rows(session, CareUsl, usls)
             insert_rows(session, RecordProblem, problems)
             self.progress.commit(session)
+        self._fault_hook()
         for (_pos, elem, _record), case in zip(batch, cases, strict=True):
             if case["status"] == ACCEPTED:
                 self.forward.add_case(elem, case["sumv_kop"])
+
+    def _fault_hook(self) -> None:
+        """Test hook (OMSX_FAULT_FAIL_AFTER_BATCHES): the first run dies after N batches."""
+        limit = self.settings.fault_fail_after_batches
+        if limit and self.progress.index + 1 == limit and self.progress.done < limit:
+            raise RuntimeError(f"fault injected after {limit} committed batches")
 
     def _replay(self, batch: Batch) -> None:
         """A batch an earlier run committed: its decisions feed the forward."""
