@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean bench-validate
+.PHONY: help install run test test-fast lint clean bench-validate bench-register
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ lint: install ## ruff and mypy
 
 bench-validate: install ## FLK of a 100k register vs lxml (floor) and xmlschema; BENCH_CASES=N
 	$(PY) -m bench.validate
+
+bench-register: install ## a 100k register through the hub (SQLite, PostgreSQL) vs its floor; BENCH_CASES=N BENCH_DBS=sqlite,postgres
+	$(PY) -m bench.register
 
 clean: ## remove the virtual environment and local data (./var)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
