@@ -159,7 +159,7 @@ def floor(url: str, zip_path: Path) -> dict[str, float]:
                                 "sumv_kop": to_kop(z["SUMV"]),
                                 "sump_kop": to_kop(z["SUMV"]),
                                 "status": "accepted",
-                            }  # fmt: skip
+                            }
                         )
                         _sections(package_id, pos, record, rows["s"], rows["u"])
                     else:
@@ -411,7 +411,7 @@ def main() -> None:
                 "max RSS MB",
                 "cases stored",
                 "forwarded",
-            ],  # fmt: skip
+            ],
             rows,
         )
     )
@@ -423,7 +423,8 @@ def main() -> None:
         mb <= RSS_LIMIT_MB for r in results.values() for _c, mb in r["hub"]["peaks"]
     )
     print(
-        f"targets (hub ≤ 3 × floor, every process ≤ {RSS_LIMIT_MB} MB): {'met' if ok else 'NOT met'}"
+        f"targets (hub ≤ 3 × floor, every process ≤ {RSS_LIMIT_MB} MB): "
+        f"{'met' if ok else 'NOT met'}"
     )
     save("register", {"cases": cases, "results": results})
 
