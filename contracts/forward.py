@@ -25,11 +25,9 @@ from typing import Any
 
 from lxml import etree
 
+from contracts.records import money
+
 ZIP_LEVEL = 1  # deflate level: the forward of a 100k register is ~200 MB of XML
-
-
-def money(kop: int) -> str:
-    return f"{kop // 100}.{kop % 100:02d}"
 
 
 def _set_after(parent: Any, tag: str, text: str, after: tuple[str, ...]) -> None:

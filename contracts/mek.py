@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from contracts.protocol import Problem
-from contracts.records import Record
+from contracts.records import Record, money
 from contracts.rules import Catalogue, load_catalogue
 
 INSURED = "005K.64.0001"
@@ -400,14 +400,10 @@ def sanction_problem(
             SANCTION,
             "S_SUM",
             "SANK",
-            {**values, "total": _money(total), "sump": _money(case.sump_kop)},
+            {**values, "total": money(total), "sump": money(case.sump_kop)},
             variant="exceeds",
             record=zap,
-            zn_pol=_money(new_kop),
+            zn_pol=money(new_kop),
             idcase=idcase,
         )
     return None
-
-
-def _money(kop: int) -> str:
-    return f"{kop // 100}.{kop % 100:02d}"

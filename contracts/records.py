@@ -201,6 +201,11 @@ def to_kop(value: Any) -> int:
     return 0
 
 
+def money(kop: int) -> str:
+    """Kopecks as the registers write money: ``12345`` → ``123.45`` (never negative)."""
+    return f"{kop // 100}.{kop % 100:02d}"
+
+
 def items(record: Record, tag: str) -> list[Any]:
     """A repeated child as a list (empty when absent)."""
     value = record.get(tag)

@@ -1,6 +1,6 @@
 """Cases of care as plain data, before they become XML: Z_SL with its SL and USL.
 
-Money is held in kopecks (``int``) so sums add up exactly; :func:`~.emit.money`
+Money is held in kopecks (``int``) so sums add up exactly; :func:`contracts.records.money`
 spells them. Fields not used by a register type stay ``None`` (or empty) and the
 type's writer leaves them out.
 """

@@ -43,9 +43,9 @@ from contracts.generator.codes import (
     UNKNOWN_USL_OK,
     VIDPOM_NOT_ALLOWED,
 )
-from contracts.generator.emit import money
 from contracts.generator.model import Defect
 from contracts.generator.spec import REGISTER_TYPES, RegisterSpec
+from contracts.records import money
 
 SUMV_EXCESS = 10_000  # kopecks added to SUMV
 DIRECTORY_RULE = "001F.00.0160"

@@ -30,11 +30,6 @@ _LENGTH = struct.Struct("<I")
 Value = str | int | date
 
 
-def money(kopecks: int) -> str:
-    """``12345`` → ``123.45`` (sums are never negative)."""
-    return f"{kopecks // 100}.{kopecks % 100:02d}"
-
-
 def text_of(value: Value) -> str:
     """A leaf's text: dates in ISO form, ``&<>`` escaped."""
     if type(value) is str:

@@ -28,8 +28,9 @@ from contracts.generator.codes import (
     TMK_PURPOSES,
 )
 from contracts.generator.context import OWN_VERSION, Context, DefectDraws
-from contracts.generator.emit import Markup, money, write_single
+from contracts.generator.emit import Markup, write_single
 from contracts.generator.model import Defect, GeneratedPackage
+from contracts.records import money
 
 KEY_REPEATED = "905"
 RECOMMEND = "Рекомендовано продолжить лечение по месту жительства (синтетический текст)"

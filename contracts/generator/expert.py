@@ -19,10 +19,11 @@ from contracts.filenames import Party
 from contracts.generator.cases import Case
 from contracts.generator.codes import EKMP_TYPES, EXPERT_S_OSN, EXPERT_S_TIP
 from contracts.generator.context import OWN_VERSION, Context, DefectDraws
-from contracts.generator.emit import Markup, money, write_single
+from contracts.generator.emit import Markup, write_single
 from contracts.generator.model import Defect, GeneratedPackage
 from contracts.generator.registers import iter_cases
 from contracts.generator.spec import RegisterSpec
+from contracts.records import money
 
 CASE_LIMIT = 500
 SHARE_REVIEWED = 0.05

@@ -24,11 +24,12 @@ from contracts.filenames import Party
 from contracts.generator.cases import Case
 from contracts.generator.clinic import CaseFactory
 from contracts.generator.defects import plant
-from contracts.generator.emit import Markup, Spool, money, write_document, xml_member
+from contracts.generator.emit import Markup, Spool, write_document, xml_member
 from contracts.generator.model import Defect, GeneratedPackage
 from contracts.generator.people import Population, mix, seeded
 from contracts.generator.spec import RegisterSpec
 from contracts.generator.zap import pers, zap
+from contracts.records import money
 
 KIND = "registry"
 COMENTS = "Синтетические данные omsx demo generate"

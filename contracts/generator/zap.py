@@ -12,9 +12,10 @@ from __future__ import annotations
 from contracts.generator.cases import Case, Naz, Sl, Usl
 from contracts.generator.checksums import format_snils, spoil_snils
 from contracts.generator.codes import PR_CONS_TACTICS, VPOLIS_ENP
-from contracts.generator.emit import Markup, money
+from contracts.generator.emit import Markup
 from contracts.generator.people import Person
 from contracts.generator.spec import Layout
+from contracts.records import money
 
 VERS_SPEC = "V021"
 
