@@ -10,7 +10,7 @@ is stored with the progress the first time).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,9 @@ from contracts.filenames import Party, strip_extension
 from contracts.protocol import Problem
 from contracts.reader import RecordReader, declared_encoding
 from contracts.records import Record, to_record
+from omsx.settings import Settings
+from storage.blobs import BlobStore
+from storage.db import session_scope
 from storage.models import Package
 from storage.registry import advance, batches_done
 
@@ -105,6 +108,29 @@ def batches(reader: RecordReader, size: int) -> Iterator[Batch]:
             batch = []
     if batch:
         yield batch
+
+
+def each_batch(
+    package: Package,
+    settings: Settings,
+    tag: str,
+    handle: Callable[[Session, Batch, dict[str, Record]], None],
+) -> None:
+    """Every batch of ``tag`` records of the package's main file that no earlier run
+    committed: ``handle(session, batch, header)`` runs in the batch's transaction,
+    which also counts the batch as committed."""
+    with opened(BlobStore(settings.blobs).path(package.sha256)) as zf:
+        members = members_of(zf, strip_extension(package.file_name))
+        with session_scope() as session:
+            progress = Progress(session, package)
+        stream, reader = read(zf, members.main, {tag})
+        with stream:
+            for batch in batches(reader, settings.apply_batch):
+                if not progress.committed:
+                    with session_scope() as session:
+                        handle(session, batch, reader.header)
+                        progress.commit(session)
+                progress.next()
 
 
 def read(zf: zipfile.ZipFile, member: str, tags: set[str]) -> tuple[IO[bytes], RecordReader]:

@@ -19,7 +19,6 @@ from sqlmodel import Session, col, select
 from contracts.mek import sanction_problem
 from contracts.records import Record, items, to_kop
 from omsx.settings import Settings
-from storage.blobs import BlobStore
 from storage.bulk import insert_rows
 from storage.care import RecordProblem, Sanction
 from storage.db import session_scope
@@ -32,7 +31,7 @@ from storage.registry import (
     record_problems,
     sanction_codes,
 )
-from workers.batches import Applied, Batch, Progress, batches, members_of, opened, read
+from workers.batches import Applied, Batch, each_batch
 
 EKMP_PREFIX = "3"  # F006: 2x МЭЭ, 3x ЭКМП
 
@@ -43,22 +42,14 @@ def sanction_kind(s_tip: object) -> str:
 
 def apply_expert(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
     assert package.id is not None
+    package_id = package.id
     applied = Applied()
-    path = BlobStore(settings.blobs).path(package.sha256)
-    with opened(path) as zf:
-        members = members_of(zf, package.file_name.rsplit(".", 1)[0])
-        with session_scope() as session:
-            progress = Progress(session, package)
-        stream, reader = read(zf, members.main, {"ZAP"})
-        with stream:
-            for batch in batches(reader, settings.apply_batch):
-                if not progress.committed:
-                    zglv = reader.header.get("ZGLV") or {}
-                    smo = str(zglv.get("SMO") or package.sender_code)
-                    with session_scope() as session:
-                        applied.refused += _sanctions(session, package.id, smo, batch, refused)
-                        progress.commit(session)
-                progress.next()
+
+    def handle(session: Session, batch: Batch, header: dict[str, Record]) -> None:
+        smo = str((header.get("ZGLV") or {}).get("SMO") or package.sender_code)
+        applied.refused += _sanctions(session, package_id, smo, batch, refused)
+
+    each_batch(package, settings, "ZAP", handle)
     with session_scope() as session:
         touched = session.exec(
             select(Sanction.case_id, Sanction.invoice_id).where(

@@ -24,7 +24,6 @@ from sqlmodel import Session
 from contracts.mek import Finding, PeriodBook
 from contracts.records import Record
 from omsx.settings import Settings
-from storage.blobs import BlobStore
 from storage.bulk import insert_rows, update_rows
 from storage.care import Attachment, Insurance, Person, PersonVersion, RecordProblem
 from storage.db import session_scope
@@ -37,7 +36,7 @@ from storage.registry import (
     problem_row,
     record_problems,
 )
-from workers.batches import Applied, Batch, Progress, batches, members_of, opened, read
+from workers.batches import Applied, Batch, each_batch
 
 
 def person_details(record: Record) -> dict[str, Any]:
@@ -114,23 +113,14 @@ class _PeriodRun:
         self.file_date = date.today()
 
     def run(self) -> Applied:
-        path = BlobStore(self.settings.blobs).path(self.package.sha256)
-        with opened(path) as zf:
-            members = members_of(zf, self.package.file_name.rsplit(".", 1)[0])
-            with session_scope() as session:
-                progress = Progress(session, self.package)
-            stream, reader = read(zf, members.main, {self.tag})
-            with stream:
-                for batch in batches(reader, self.settings.apply_batch):
-                    if not progress.committed:
-                        self.header(reader.header.get("ZGLV") or {})
-                        with session_scope() as session:
-                            self.batch(session, batch)
-                            progress.commit(session)
-                    progress.next()
+        each_batch(self.package, self.settings, self.tag, self._handle)
         with session_scope() as session:
             self.applied.problems = record_problems(session, self.package_id)
         return self.applied
+
+    def _handle(self, session: Session, batch: Batch, header: dict[str, Record]) -> None:
+        self.header(header.get("ZGLV") or {})
+        self.batch(session, batch)
 
     def header(self, zglv: Record) -> None:
         raise NotImplementedError
