@@ -41,58 +41,12 @@ RSS_LIMIT_MB = 300
 
 
 def write_erz(register_zip: Path, out: Path) -> Path:
-    """An erz of СМО 64004 insuring everyone the register names (streamed)."""
-    from lxml import etree
+    """An erz of СМО 64004 insuring everyone the register names."""
+    from tests.builders import erz_for
 
-    from contracts.mek import person_key
-    from contracts.reader import RecordReader
-    from tests.builders import zip_of
-
-    pacs: dict[str, str] = {}
-    rows: list[bytes] = []
-    with zipfile.ZipFile(register_zip) as zf:
-        main, personal = sorted(zf.namelist(), key=lambda n: n.startswith("L"))
-        with zf.open(main) as fh:
-            for _pos, zap in RecordReader(fh, {"ZAP"}):
-                pacient = {c.tag: (c.text or "") for c in zap.find("PACIENT")}
-                enp = person_key(pacient)
-                if enp:
-                    pacs[pacient["ID_PAC"]] = enp
-        seen: set[str] = set()
-        with zf.open(personal) as fh:
-            for _pos, pers in RecordReader(fh, {"PERS"}):
-                f = {c.tag: (c.text or "") for c in pers}
-                enp = pacs.get(f.get("ID_PAC", ""))
-                if not enp or enp in seen:
-                    continue
-                seen.add(enp)
-                e = etree.Element("PERS")
-                for tag, value in (
-                    ("N_ZAP", str(len(rows) + 1)),
-                    ("OP", "P"),
-                    ("ENP", enp),
-                    ("FAM", f.get("FAM") or "Тестов"),
-                    ("IM", f.get("IM") or "Тест"),
-                    ("OT", f.get("OT")),
-                    ("W", f.get("W") or "1"),
-                    ("DR", f.get("DR") or "1980-01-01"),
-                    ("SNILS", f.get("SNILS")),
-                    ("DOCTYPE", f.get("DOCTYPE") or "14"),
-                    ("DOCSER", f.get("DOCSER")),
-                    ("DOCNUM", f.get("DOCNUM") or "000001"),
-                    ("DBEG", "2000-01-01"),
-                ):
-                    if value:
-                        etree.SubElement(e, tag).text = value
-                rows.append(etree.tostring(e, encoding="utf-8"))
-    base = "ES64004T64_25111"
-    head = (
-        f'<?xml version="1.0" encoding="utf-8"?><ERZ_LIST><ZGLV><VERSION>1.0</VERSION>'
-        f"<DATA>2025-11-30</DATA><FILENAME>{base}</FILENAME><SMO>64004</SMO>"
-        f"<SD_Z>{len(rows)}</SD_Z></ZGLV>"
-    ).encode()
-    path = out / f"{base}.zip"
-    path.write_bytes(zip_of({f"{base}.xml": head + b"".join(rows) + b"</ERZ_LIST>"}))
+    name, data = erz_for((register_zip.name, register_zip.read_bytes()), smo="64004")
+    path = out / name
+    path.write_bytes(data)
     return path
 
 
