@@ -505,3 +505,123 @@ def status() -> None:
         click.echo(f"packages {state:<12} {n:>8}")
     for err in data["errors"]:
         click.echo(f"error: {err}", err=True)
+
+
+# ---------------------------------------------------------------- claims
+
+
+@main.group()
+def claims() -> None:
+    """Claims accounts: roll-ups and the out-of-region settlement (money in roubles)."""
+
+
+def _period_option(value: str | None) -> tuple[int, int] | None:
+    from storage.claims import parse_period
+
+    if value is None:
+        return None
+    try:
+        return parse_period(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+
+
+def _rub(kop: int) -> str:
+    from contracts.records import money
+
+    return money(kop) if kop >= 0 else "-" + money(-kop)
+
+
+def _emit(header: list[str], rows: list[list[Any]], fmt: str) -> None:
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    from omsx.text import table
+
+    click.echo(table(header, rows) if rows else "(nothing)")
+
+
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
+)
+
+
+ROLLUP_HEADER = ["МО", "payer", "period", "invoices", "cases", "accepted", "refused", "presented",
+                 "MEK refused", "accepted ₽", "МЭЭ", "ЭКМП", "payable", "final"]  # fmt: skip
+SETTLEMENT_HEADER = ["territory", "МО", "period", "cases", "accepted ₽", "payable"]
+SETTLEMENT_CASE_HEADER = ["territory", "МО", "period", "IDCASE", "ENP", "DATE_Z_1", "DATE_Z_2",
+                          "USL_OK", "PROFIL", "DS1", "accepted ₽", "payable"]  # fmt: skip
+
+
+def _rollup_row(r: Any) -> list[Any]:
+    final = "yes" if not r.incomplete else f"no ({r.incomplete} being applied)"
+    money = [r.presented_kop, r.refused_kop, r.accepted_kop, r.mee_kop, r.ekmp_kop, r.payable_kop]
+    counts = [r.invoices, r.cases, r.accepted, r.refused]
+    return [r.code_mo, r.payer, f"{r.year}-{r.month:02d}", *counts, *map(_rub, money), final]
+
+
+def _settlement_row(t: Any) -> list[Any]:
+    period = f"{t.year}-{t.month:02d}"
+    return [
+        t.territory or "?",
+        t.code_mo,
+        period,
+        t.cases,
+        _rub(t.accepted_kop),
+        _rub(t.payable_kop),
+    ]
+
+
+def _settlement_case_row(c: Any) -> list[Any]:
+    period = f"{c.year}-{c.month:02d}"
+    care = [c.idcase, c.enp or "", c.date_z_1, c.date_z_2, c.usl_ok, c.profil, c.ds1]
+    return [c.territory or "?", c.code_mo, period, *care, _rub(c.sump_kop), _rub(c.payable_kop)]
+
+
+@claims.command("rollup")
+@click.option("--mo", "code_mo", default=None, help="one МО (CODE_MO)")
+@click.option("--payer", default=None, help="one payer: an СМО code, or the ТФОМС's")
+@click.option("--period", default=None, metavar="YYYY-MM")
+@_FORMAT
+def claims_rollup(code_mo: str | None, payer: str | None, period: str | None, fmt: str) -> None:
+    """Per МО × payer × period: presented, refused by MEK, accepted, МЭЭ, ЭКМП, payable."""
+    from storage.claims import rollups
+    from storage.db import session_scope
+
+    with session_scope() as session:
+        found = rollups(session, code_mo=code_mo, payer=payer, period=_period_option(period))
+    _emit(ROLLUP_HEADER, [_rollup_row(r) for r in found], fmt)
+
+
+@claims.command("out-of-region")
+@click.option("--period", default=None, metavar="YYYY-MM", help="required with --cases")
+@click.option("--territory", default=None, help="one insuring territory (OKATO), with --cases")
+@click.option(
+    "--cases",
+    "list_cases",
+    is_flag=True,
+    help="list the cases one by one (with the ENP: personal data, for the settlement only)",
+)
+@_FORMAT
+def claims_out_of_region(
+    period: str | None, territory: str | None, list_cases: bool, fmt: str
+) -> None:
+    """Accepted care of patients insured in other territories, for inter-territorial
+    settlement: per territory × МО × period, or case by case."""
+    from storage.claims import out_of_region, out_of_region_cases
+    from storage.db import session_scope
+
+    chosen = _period_option(period)
+    if list_cases and chosen is None:
+        raise click.UsageError("--cases needs --period")
+    with session_scope() as session:
+        if chosen is not None and list_cases:
+            cases = out_of_region_cases(session, period=chosen, territory=territory)
+            _emit(SETTLEMENT_CASE_HEADER, [_settlement_case_row(c) for c in cases], fmt)
+        else:
+            totals = out_of_region(session, period=chosen)
+            _emit(SETTLEMENT_HEADER, [_settlement_row(t) for t in totals], fmt)

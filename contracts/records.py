@@ -165,7 +165,16 @@ def converter(tag: str) -> Callable[[str], Any] | None:
     return None
 
 
-_CONVERTERS: dict[str, Callable[[str], Any] | None] = {}
+_Spec = tuple[Callable[[str], Any] | None, bool]  # (converter, repeated)
+_SPECS: dict[tuple[str, str], _Spec] = {}
+
+
+def _spec(parent: str, tag: str) -> _Spec:
+    spec = _SPECS[(parent, tag)] = (
+        converter(tag),
+        tag in REPEATED or (parent, tag) in REPEATED_UNDER,
+    )
+    return spec
 
 
 def to_record(element: etree._Element) -> Record:
@@ -174,18 +183,22 @@ def to_record(element: etree._Element) -> Record:
     parent = element.tag
     for child in element:
         tag = child.tag
-        if not isinstance(tag, str):  # comments, processing instructions
-            continue
+        try:
+            conv, repeated = _SPECS[(parent, tag)]
+        except KeyError:
+            if not isinstance(tag, str):  # comments, processing instructions
+                continue
+            conv, repeated = _spec(parent, tag)
         if len(child):
             value: Any = to_record(child)
         else:
-            text = (child.text or "").strip()
-            try:
-                conv = _CONVERTERS[tag]
-            except KeyError:
-                conv = _CONVERTERS[tag] = converter(tag)
-            value = conv(text) if conv is not None and text else text
-        if tag in REPEATED or (parent, tag) in REPEATED_UNDER:
+            text = child.text
+            if text is None:
+                value = ""
+            else:
+                text = text.strip()
+                value = conv(text) if conv is not None and text else text
+        if repeated:
             out.setdefault(tag, []).append(value)
         else:
             out[tag] = value

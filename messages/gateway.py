@@ -5,6 +5,9 @@
     got = await gw.wait_protocol(sent)          # -> Received (with .protocol)
     async for item in gw.protocols("my-gateway"):  # later, with a durable consumer
         ...
+    async for item in gw.deliveries("my-inbox"):  # everything addressed to us:
+        item.kind, item.file_name, item.data      # protocols, registers forwarded to an
+                                                  # СМО, daily extracts …
 
 Bodies that fit in a NATS message travel inline; larger ones go through the
 ``OMS_PACKAGES`` object store, with ``Oms-Object`` and ``Oms-Sha256`` headers
@@ -60,6 +63,25 @@ class Received:
     raw: bytes
     receipt: int | None
     headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Anything the hub addressed to this participant (``oms.out.<role>.<code>.<what>``)."""
+
+    subject: str
+    file_name: str
+    data: bytes  # the file's bytes, fetched from the object store when sent through it
+    headers: dict[str, str]
+
+    @property
+    def kind(self) -> str:
+        """What it is: the subject's last token (``protocol``, ``registry``, ``daily`` …)."""
+        return self.subject.rsplit(".", 1)[-1]
+
+    @property
+    def protocol(self) -> Protocol | None:
+        return parse_protocol(self.data) if self.kind == "protocol" else None
 
 
 def kind_of(file_name: str) -> str:
@@ -164,8 +186,49 @@ class Gateway:
         Each item is acknowledged after the caller's loop body runs, so a gateway that
         crashes re-reads what it had not finished. Ends after ``idle_timeout`` s of quiet.
         """
+        async for msg in self._pull(subjects.protocol(self.party), durable, batch, idle_timeout):
+            yield _received(msg)
+
+    async def deliveries(
+        self, durable: str, *, batch: int = 10, idle_timeout: float | None = None
+    ) -> AsyncIterator[Delivered]:
+        """Everything addressed to this participant — protocols, the registers forwarded
+        to an СМО, daily extracts — through its own durable consumer, acknowledged after
+        the loop body runs (a crashed gateway re-reads what it had not finished). A body
+        sent through the object store is fetched and checked against its SHA-256.
+
+        Use a durable name of its own: one consumer has one subject filter, and
+        :meth:`protocols` reads only the protocols.
+        """
+        subject = subjects.outbound_all(self.party)
+        async for msg in self._pull(subject, durable, batch, idle_timeout):
+            yield await self._delivered(msg)
+
+    async def wait_delivery(
+        self, what: str, since: datetime, *, timeout: float = 60.0
+    ) -> Delivered:
+        """The first ``what`` (``registry``, ``daily`` …) addressed to us since ``since``."""
+        sub = await self.js.subscribe(
+            subjects.outbound(self.party, what),
+            stream=OUT_STREAM,
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
+        )
+        try:
+            msg = await sub.next_msg(timeout=timeout)
+        except (TimeoutError, nats.errors.TimeoutError) as exc:
+            raise TransportUnavailable(
+                f"no {what} for {self.party.token} within {timeout:.0f} s"
+            ) from exc
+        finally:
+            await sub.unsubscribe()
+        return await self._delivered(msg)
+
+    async def _pull(
+        self, subject: str, durable: str, batch: int, idle_timeout: float | None
+    ) -> AsyncIterator[Msg]:
         sub = await self.js.pull_subscribe(
-            subjects.outbound_all(self.party),
+            subject,
             durable=durable,
             stream=OUT_STREAM,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
@@ -178,10 +241,21 @@ class Gateway:
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             for msg in msgs:
-                if msg.subject.endswith(".protocol"):
-                    yield _received(msg)
+                yield msg
                 await msg.ack()
                 last = loop.time()
+
+    async def _delivered(self, msg: Msg) -> Delivered:
+        headers = dict(msg.headers or {})
+        data = msg.data
+        name = headers.get(H.OBJECT)
+        if name:
+            store = await self.js.object_store(BUCKET)
+            data = (await store.get(name)).data or b""
+            expected = headers.get(H.SHA256, name)
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise OmsxError(f"{msg.subject}: the object {name} does not match its SHA-256")
+        return Delivered(msg.subject, headers.get(H.FILE_NAME, ""), data, headers)
 
 
 def _lookback(sent: Iterable[Published]) -> timedelta:

@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     )
     sweep_interval_s: int = Field(30, ge=1, description="How often the sweeper runs")
     apply_batch: int = Field(
-        2000, ge=1, description="Records applied per transaction (registers, erz, attach …)"
+        1000,
+        ge=1,
+        description="Records applied per transaction (registers, erz, attach …); a batch's "
+        "parsed records stay in memory until it commits (~100 KB each for a register)",
     )
     apply_busy_delay_s: float = Field(
         2.0, ge=0, description="Delay before retrying a package whose scope another one holds"

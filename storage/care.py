@@ -135,6 +135,7 @@ class CareCase(SQLModel, table=True):
         Index("ix_carecase_mo_idcase", "code_mo", "idcase"),
         Index("ix_carecase_person", "enp", "date_z_1"),
         Index("ix_carecase_invoice", "invoice_id", "status"),
+        Index("ix_carecase_out_of_region", "out_of_region", "year", "month"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -151,6 +152,9 @@ class CareCase(SQLModel, table=True):
     enp: str | None = Field(default=None, max_length=16)
     payer: str = Field(max_length=5)
     out_of_region: bool = False
+    territory: str | None = Field(default=None, max_length=5)
+    """PACIENT/ST_OKATO (SMO_OK in 3.1): where the person is insured — for an
+    out-of-region case, the territory the settlement is with."""
     usl_ok: str = Field(default="", max_length=4)
     vidpom: str = Field(default="", max_length=4)
     for_pom: str = Field(default="", max_length=2)

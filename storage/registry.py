@@ -111,9 +111,9 @@ def insurance_of(session: Session, enps: Collection[str]) -> dict[str, list[Peri
     out: dict[str, list[Period]] = {}
     for chunk in _in_chunks(enps):
         rows = session.execute(
-            select(Insurance.enp, Insurance.smo, Insurance.dbeg, Insurance.dend).where(
-                col(Insurance.enp).in_(chunk)
-            )
+            select(
+                col(Insurance.enp), col(Insurance.smo), col(Insurance.dbeg), col(Insurance.dend)
+            ).where(col(Insurance.enp).in_(chunk))
         )
         for enp, smo, dbeg, dend in rows:
             out.setdefault(enp, []).append(Period(smo, dbeg, dend))
@@ -128,9 +128,9 @@ def period_book(
     holder = Insurance.smo if model is Insurance else Attachment.mo
     for chunk in _in_chunks(enps):
         rows = session.execute(
-            select(model.id, model.enp, holder, model.dbeg, model.dend).where(
-                col(model.enp).in_(chunk)
-            )
+            select(
+                col(model.id), col(model.enp), col(holder), col(model.dbeg), col(model.dend)
+            ).where(col(model.enp).in_(chunk))
         )
         for row_id, enp, code, dbeg, dend in rows:
             book.load(enp, Period(code, dbeg, dend), row_id)
@@ -148,7 +148,7 @@ def earlier_cases(
     """Cases of ``code_mo`` from other packages with these IDCASE or these people."""
     later = aliased(CareCase)
     replaced = exists().where(col(later.replaces) == CareCase.id)
-    columns = (
+    columns: tuple[Any, ...] = (
         CareCase.id,
         CareCase.package_id,
         CareCase.idcase,
@@ -197,7 +197,7 @@ def current_persons(session: Session, enps: Collection[str]) -> dict[str, dict[s
     columns = [getattr(Person, name) for name in PERSON_FIELDS]
     for chunk in _in_chunks(enps):
         rows = session.execute(
-            select(Person.enp, Person.digest, *columns).where(col(Person.enp).in_(chunk))
+            select(col(Person.enp), col(Person.digest), *columns).where(col(Person.enp).in_(chunk))
         )
         for enp, digest, *values in rows:
             out[enp] = {"digest": digest, **dict(zip(PERSON_FIELDS, values, strict=True))}
@@ -209,7 +209,9 @@ def decisions(
 ) -> dict[int, tuple[str, str, int]]:
     """Stored cases of positions ``first..last``: pos → (status, ID_PAC, SUMV kopecks)."""
     rows = session.execute(
-        select(CareCase.pos, CareCase.status, CareCase.id_pac, CareCase.sumv_kop).where(
+        select(
+            col(CareCase.pos), col(CareCase.status), col(CareCase.id_pac), col(CareCase.sumv_kop)
+        ).where(
             col(CareCase.package_id) == package_id,
             col(CareCase.pos).between(first, last),
         )
@@ -234,14 +236,14 @@ def accepted_for_sanctions(
         for chunk in _in_chunks(idcases):
             rows = session.execute(
                 select(
-                    CareCase.id,
-                    CareCase.invoice_id,
-                    CareCase.idcase,
-                    CareCase.payer,
-                    Invoice.nschet,
-                    Invoice.year,
-                    Invoice.month,
-                    CareCase.sump_kop,
+                    col(CareCase.id),
+                    col(CareCase.invoice_id),
+                    col(CareCase.idcase),
+                    col(CareCase.payer),
+                    col(Invoice.nschet),
+                    col(Invoice.year),
+                    col(Invoice.month),
+                    col(CareCase.sump_kop),
                     sanctioned,
                 )
                 .join(Invoice, col(Invoice.id) == CareCase.invoice_id)
@@ -263,7 +265,9 @@ def sanction_codes(session: Session, case_ids: Collection[int]) -> dict[int, set
     out: dict[int, set[str]] = {}
     for chunk in _in_chunks(case_ids):
         for case_id, code in session.execute(
-            select(Sanction.case_id, Sanction.s_code).where(col(Sanction.case_id).in_(chunk))
+            select(col(Sanction.case_id), col(Sanction.s_code)).where(
+                col(Sanction.case_id).in_(chunk)
+            )
         ):
             out.setdefault(case_id, set()).add(code)
     return out
@@ -308,14 +312,14 @@ def recompute_invoices(session: Session, invoice_ids: Collection[int]) -> None:
 def recompute_case_sanctions(session: Session, case_ids: Collection[int]) -> None:
     """Each case's МЭЭ/ЭКМП totals from its sanctions (idempotent)."""
     for chunk in _in_chunks(case_ids):
-        for kind, column in (("mee", CareCase.mee_kop), ("ekmp", CareCase.ekmp_kop)):
+        for kind, column in (("mee", "mee_kop"), ("ekmp", "ekmp_kop")):
             total = (
                 select(func.coalesce(func.sum(Sanction.s_sum_kop), 0))
                 .where(col(Sanction.case_id) == CareCase.id, col(Sanction.kind) == kind)
                 .scalar_subquery()
             )
             session.execute(
-                update(CareCase).where(col(CareCase.id).in_(chunk)).values({column.key: total})
+                update(CareCase).where(col(CareCase.id).in_(chunk)).values({column: total})
             )
 
 

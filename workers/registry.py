@@ -204,11 +204,11 @@ class _RegisterRun:
             assert invoice.id is not None
         self.invoice = Invoiced(
             invoice.id,
-            values["code_mo"],
+            invoice.code_mo,
             payer,
             payer == self.settings.region,
-            values["year"],
-            values["month"],
+            invoice.year,
+            invoice.month,
         )
         return self.invoice
 
@@ -337,6 +337,7 @@ class _RegisterRun:
             "enp": enp,
             "payer": invoice.payer,
             "out_of_region": invoice.out_of_region,
+            "territory": str(pacient.get("ST_OKATO") or pacient.get("SMO_OK") or "")[:5] or None,
             "usl_ok": str(z_sl.get("USL_OK") or ""),
             "vidpom": str(z_sl.get("VIDPOM") or ""),
             "for_pom": str(z_sl.get("FOR_POM") or ""),
@@ -368,7 +369,8 @@ class _RegisterRun:
         ]
         if not self.progress.committed:
             zglv = header.get("ZGLV") or {}
-            recorded = zglv.get("DATA") if isinstance(zglv.get("DATA"), date) else date.today()
+            stated = zglv.get("DATA")
+            recorded = stated if isinstance(stated, date) else date.today()
             with session_scope() as session:
                 self._persons(session, mine, recorded)
                 self.progress.commit(session)

@@ -40,6 +40,55 @@ async def test_a_valid_register_is_accepted_with_its_record_count(hub: Hub) -> N
     assert rows == [("applied", "A")]
 
 
+async def test_the_paying_smo_reads_the_accepted_records_forwarded_to_it(hub: Hub) -> None:
+    from datetime import UTC, datetime
+
+    name, data = register("HM640001S64004_25113", n=3)
+    await hub.insure((name, data))
+    since = datetime.now(UTC)
+    _, protocol = await roundtrip(hub, data, name)
+    assert protocol.result == "A"
+    smo = await hub.gateway("smo.64004")
+    async with smo:
+        forward = await smo.wait_delivery("registry", since, timeout=60)
+        inbox = [item async for item in smo.deliveries("smo-inbox", idle_timeout=3)]
+    assert (forward.kind, forward.file_name) == ("registry", name)
+    assert forward.headers["Oms-Records"] == "3" and forward.protocol is None
+    with zipfile.ZipFile(io.BytesIO(forward.data)) as zf:
+        main = next(n for n in zf.namelist() if n.startswith("H"))
+        assert zf.read(main).count(b"<OPLATA>1</OPLATA>") == 3
+    # the durable inbox holds both: the erz's protocol and the forwarded register
+    kinds = {item.kind for item in inbox}
+    assert {"protocol", "registry"} <= kinds
+    assert all(i.protocol is not None for i in inbox if i.kind == "protocol")
+
+
+async def test_a_delivery_sent_through_the_object_store_is_fetched_and_checked(hub: Hub) -> None:
+    import hashlib
+    from datetime import UTC, datetime
+
+    from messages.streams import BUCKET
+    from omsx.errors import OmsxError
+
+    big = b"<DAILY>" + b"x" * (2 << 20) + b"</DAILY>"
+    sha = hashlib.sha256(big).hexdigest()
+    since = datetime.now(UTC)
+    smo = await hub.gateway("smo.64004")
+    async with smo:
+        store = await smo.js.object_store(BUCKET)
+        await store.put(sha, big)
+        headers = {"Oms-Object": sha, "Oms-Sha256": sha, "Oms-File-Name": "D.xml"}
+        await smo.js.publish(
+            "oms.out.smo.64004.daily", b"", headers={**headers, "Nats-Msg-Id": sha}
+        )
+        got = await smo.wait_delivery("daily", since, timeout=30)
+        assert (got.kind, got.file_name, got.data) == ("daily", "D.xml", big)
+        wrong = {**headers, "Oms-Sha256": "0" * 64, "Nats-Msg-Id": "tampered"}
+        await smo.js.publish("oms.out.smo.64004.bad", b"", headers=wrong)
+        with pytest.raises(OmsxError, match="does not match its SHA-256"):
+            await smo.wait_delivery("bad", since, timeout=30)
+
+
 async def test_bytes_that_are_not_a_zip_get_801(hub: Hub) -> None:
     _, protocol = await roundtrip(hub, b"this is not an archive", "HM640001S64004_25112.zip")
     assert (protocol.result, codes(protocol)) == ("R", ["801"])

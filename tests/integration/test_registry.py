@@ -301,3 +301,65 @@ def test_the_lease_makes_a_second_register_of_the_same_mo_wait(pipeline_env: Set
         release_lease(s, "registry:640001", first)
     with session_scope() as s:
         acquire_lease(s, "registry:640001", second, stale_after=HOUR)
+
+
+def _out_of_region(name: str, data: bytes) -> tuple[str, bytes]:
+    """The register addressed to the ТФОМС (PLAT = 64) for patients insured elsewhere:
+    ST_OKATO 45000 on odd records, 46000 on even ones."""
+    from lxml import etree
+
+    def edit(main, _personal) -> None:
+        main.find("SCHET/PLAT").text = "64"
+        for i, pacient in enumerate(main.iter("PACIENT"), 1):
+            smo = pacient.find("SMO")
+            okato = etree.Element("ST_OKATO")
+            okato.text = "45000" if i % 2 else "46000"
+            smo.addprevious(okato)
+            pacient.remove(smo)
+
+    return edit_register(name, data, edit, new_base="HM640001T64_25101")
+
+
+def test_claims_roll_up_per_mo_payer_period_and_list_out_of_region_care(
+    pipeline_env: Settings,
+) -> None:
+    from click.testing import CliRunner
+
+    from admin.cli import main
+    from storage.claims import out_of_region, out_of_region_cases, rollups
+
+    env = pipeline_env
+    name, data = insured_register(env)
+    ours = through(env, name, data, seq=2)
+    far_name, far = _out_of_region(*register("HM640001S64004_25101", n=6, seed=9))
+    theirs = through(env, far_name, far, seq=3)
+    assert protocol_of(env, ours).result == protocol_of(env, theirs).result == "A"
+    # the ТФОМС pays out-of-region care itself: nothing is forwarded to an СМО
+    assert sql(env, "SELECT package_id FROM outbox WHERE kind = 'registry'") == [(ours,)]
+    assert_balanced(env)
+
+    with session_scope() as s:
+        found = {
+            (r.payer, f"{r.year}-{r.month:02d}", r.cases, r.accepted, r.incomplete)
+            for r in rollups(s)
+        }
+        settlements = out_of_region(s, period=(2025, 10))
+        cases = list(out_of_region_cases(s, period=(2025, 10), territory="45000"))
+        assert rollups(s, payer="64", period=(2025, 11)) == []
+        assert out_of_region(s, period=(2025, 11)) == []
+    assert found == {("64004", "2025-11", 8, 8, 0), ("64", "2025-10", 6, 6, 0)}
+    [(far_kop,)] = sql(env, "SELECT accepted_kop FROM invoice WHERE package_id = :p", p=theirs)
+    assert [(t.territory, t.cases) for t in settlements] == [("45000", 3), ("46000", 3)]
+    assert sum(t.accepted_kop for t in settlements) == far_kop
+    assert len(cases) == 3 and {c.territory for c in cases} == {"45000"}
+
+    runner = CliRunner()
+    rollup = runner.invoke(main, ["claims", "rollup", "--format", "csv"])
+    assert rollup.exit_code == 0, rollup.output
+    lines = rollup.output.strip().splitlines()
+    assert lines[0].startswith("МО,payer,period,invoices") and len(lines) == 3
+    listed = runner.invoke(main, ["claims", "out-of-region", "--period", "2025-10", "--cases"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("45000") == 3 and listed.output.count("46000") == 3
+    wrong = runner.invoke(main, ["claims", "rollup", "--period", "2025-13"])
+    assert wrong.exit_code == 2 and "expected YYYY-MM" in wrong.output

@@ -115,3 +115,55 @@ def test_the_outbox_is_idempotent_by_message_id_and_tracks_publishing(db: str) -
         mark_published(s, rows[0].id)
     with session_scope(db) as s:
         assert pending_outbox(s, pid) == []
+
+
+def test_bulk_insert_fills_defaults_keeps_types_and_skips_rows_already_there(db: str) -> None:
+    from datetime import date
+
+    from storage.bulk import insert_rows, update_rows
+    from storage.care import CareSl, Person
+
+    with session_scope(db) as s:
+        package_id = _receive(s, "b" * 64, 1).package.id
+    rows = [
+        {
+            "package_id": package_id,
+            "pos": 1,
+            "n": n,
+            "sl_id": f"sl{n}",
+            "date_1": date(2025, 11, n),
+            "sum_m_kop": 10**12 + n,
+        }
+        for n in (1, 2)
+    ]
+    for _ in range(2):  # the second run meets its own rows
+        with session_scope(db) as s:
+            insert_rows(s, CareSl, rows)
+            insert_rows(s, Person, [{"enp": "1" * 16, "digest": "d", "package_id": package_id}])
+    with Session(get_engine(db)) as s:
+        stored = s.exec(select(CareSl).order_by(CareSl.n)).all()
+        person = s.exec(select(Person)).one()
+    assert [(r.n, r.date_1, r.sum_m_kop, r.profil, r.ds1) for r in stored] == [
+        (1, date(2025, 11, 1), 10**12 + 1, "", ""),
+        (2, date(2025, 11, 2), 10**12 + 2, "", ""),
+    ]
+    assert person.updated_at is not None  # a callable default, called per row
+    with session_scope(db) as s:
+        update_rows(s, CareSl, [{"id": stored[0].id, "profil": "97"}], ["profil"])
+    with Session(get_engine(db)) as s:
+        assert s.exec(select(CareSl.profil).where(CareSl.n == 1)).one() == "97"
+    with session_scope(db) as s, pytest.raises(KeyError, match="no column"):
+        insert_rows(s, CareSl, [{"package_id": package_id, "nonsense": 1}])
+
+
+def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import storage.care
+    import storage.models  # noqa: F401 - every table is declared on import
+
+    with get_engine(db).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
