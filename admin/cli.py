@@ -366,13 +366,17 @@ def demo_publish(folder: Path, timeout: float, url: str | None) -> None:
 
 def demo_phase(kind: str, file_name: str) -> int:
     """When a demo package goes out: the registry of persons first (the erz that
-    insures, attach), then the month's erz changes, then the care, then the expert
-    controls of accepted cases — each phase after the previous one is answered, as
-    in a live region where these arrive days apart."""
+    insures, attach), then the month's erz changes, then the care and the referrals
+    (hosp I01), then what refers to them — expert controls of accepted cases,
+    cancellations and admissions (I03–I05) — then discharges (I06). Each phase goes
+    after the previous one is answered, as in a live region where these arrive days
+    apart (a link to what the hub does not hold yet is refused: 007F.64.0002)."""
     from contracts.filenames import parse_name
 
     if kind == "erz":
         return 0 if parse_name(file_name).number == 1 else 1
+    if kind == "hosp":
+        return {"I03": 3, "I04": 3, "I05": 3, "I06": 4}.get(parse_name(file_name).type, 2)
     return {"attach": 0, "schedule": 0, "expert": 3}.get(kind, 2)
 
 

@@ -11,6 +11,8 @@ each rule is tested on plain data:
 - 007F.64.0001 — :class:`PeriodBook` (attachment): overlapping periods at one МО;
 - 007F.64.0004 — :class:`PeriodBook` (insurance): erz changes of a person the СМО
   does not insure;
+- 007F.64.0002 — :func:`hosp_reference_problem`: a cancellation or planned admission
+  naming an unknown referral (ID_D), a discharge naming an unknown admission (ID_H);
 - 007F.64.0003 — :func:`sanction_problem`: a sanction on a case not accepted for this
   СМО, or sanctions above the accepted sum.
 
@@ -35,6 +37,7 @@ NO_REFUSED = "005K.64.0003"
 ATTACH_OVERLAP = "007F.64.0001"
 SANCTION = "007F.64.0003"
 ERZ_CHANGE = "007F.64.0004"
+HOSP_UNKNOWN = "007F.64.0002"
 
 
 @dataclass(frozen=True)
@@ -407,3 +410,20 @@ def sanction_problem(
             idcase=idcase,
         )
     return None
+
+
+# ------------------------------------------------------------------ hosp (007F.64.0002)
+
+
+def hosp_reference_problem(element: str, field: str, value: object, known: bool) -> Finding | None:
+    """``element`` (CANCEL, HOSP, DISCH) refers by ``field`` (ID_D, ID_H) to ``value``: a
+    referral or admission the registry must already hold (an earlier or the same file)."""
+    if known:
+        return None
+    return _finding(
+        HOSP_UNKNOWN,
+        field,
+        element,
+        {"field": f"{element}/{field}", "value": value},
+        zn_pol=value,
+    )

@@ -2,8 +2,8 @@
 
 The name is claimed first: a second package under an accepted name is a 805 duplicate
 and nothing of it is applied (exchange.md §5). Otherwise the kind's applier runs
-(registers, erz, attach, expert; the information-resource kinds are kept for the
-daily consolidation), holding the lease of its scope so two packages of one МО — or
+(registers, erz, attach, expert, and hosp, tmk, appeal, schedule for the
+information resource), holding the lease of its scope so two packages of one МО — or
 two erz files — never interleave. The applier's stateful-rule lines join the protocol
 FLK stored, and the final state, the protocol and the forward to the paying СМО
 commit together in the outbox, so each is published exactly once.
@@ -34,6 +34,7 @@ from storage.registry import acquire_lease, release_lease
 from workers.batches import Applied, Forward
 from workers.broker import current_attempt, pipeline_actor
 from workers.claims import apply_expert
+from workers.events import apply_appeal, apply_hosp, apply_schedule, apply_tmk
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.persons import apply_attach, apply_erz
 from workers.registry import apply_register, refused_positions
@@ -48,6 +49,10 @@ APPLIERS: dict[str, Applier] = {
     "erz": apply_erz,
     "attach": apply_attach,
     "expert": apply_expert,
+    "hosp": apply_hosp,
+    "tmk": apply_tmk,
+    "appeal": apply_appeal,
+    "schedule": apply_schedule,
 }
 
 
