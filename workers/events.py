@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete
 from sqlmodel import Session, SQLModel, col, select
@@ -48,6 +48,8 @@ from storage.events import (
 from storage.models import Package
 from storage.registry import problem_row, record_problems
 from workers.batches import Applied, Batch, each_batch
+
+M = TypeVar("M", bound=SQLModel)
 
 EVENING = "18:00"
 SATURDAY = 6
@@ -116,13 +118,12 @@ class _Run:
             }
         )
 
-    def refuse(self, pos: int, element: str, field: str, value: object) -> bool:
-        """True (and the record refused) when ``value`` names nothing known."""
+    def refuse(self, pos: int, element: str, field: str, value: object) -> None:
+        """Refuse the record: ``value`` names nothing the resource holds (007F.64.0002)."""
         finding = hosp_reference_problem(element, field, value, known=False)
         assert finding is not None
         self.problems.append(problem_row(self.package_id, pos, finding.problem))
         self.applied.refused += 1
-        return True
 
     def flush(self, session: Session) -> None:
         insert_rows(session, Event, self.events)
@@ -152,12 +153,13 @@ def _apply(
     return run.finish()
 
 
-def _known(session: Session, model: type[SQLModel], key: str, values: Iterable[str]) -> set[str]:
+def _by_key(session: Session, model: type[M], key: str, values: Iterable[str]) -> dict[str, M]:
+    """The stored rows of ``model`` whose ``key`` is one of ``values``, by that key."""
     wanted = {v for v in values if v}
     if not wanted:
-        return set()
-    column = getattr(model, key)
-    return {str(v) for v in session.exec(select(column).where(col(column).in_(wanted)))}
+        return {}
+    rows = session.exec(select(model).where(col(getattr(model, key)).in_(wanted)))
+    return {getattr(row, key): row for row in rows}
 
 
 def _replace(session: Session, model: type[SQLModel], key: str, rows: list[dict[str, Any]]) -> None:
@@ -218,14 +220,12 @@ def _referrals(run: _Run, session: Session, live: list[tuple[int, Record]], _h: 
     insert_rows(session, HospReferral, rows)
 
 
-def _referrals_of(session: Session, ids: Iterable[str]) -> dict[str, HospReferral]:
-    wanted = [i for i in ids if i]
-    found = session.exec(select(HospReferral).where(col(HospReferral.id_d).in_(wanted)))
-    return {r.id_d: r for r in found}
+def _referrals_of(session: Session, live: list[tuple[int, Record]]) -> dict[str, HospReferral]:
+    return _by_key(session, HospReferral, "id_d", (text(rec.get("ID_D"), 36) for _p, rec in live))
 
 
 def _cancellations(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) -> None:
-    referrals = _referrals_of(session, (text(rec.get("ID_D"), 36) for _p, rec in live))
+    referrals = _referrals_of(session, live)
     updates = []
     for pos, rec in live:
         id_d = text(rec.get("ID_D"), 36)
@@ -245,9 +245,7 @@ def _cancellations(run: _Run, session: Session, live: list[tuple[int, Record]], 
 
 def _admissions(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) -> None:
     planned = (run.package.file_type or "").upper() == "I04"
-    referrals = (
-        _referrals_of(session, (text(rec.get("ID_D"), 36) for _p, rec in live)) if planned else {}
-    )
+    referrals = _referrals_of(session, live) if planned else {}
     stays, used = [], []
     for pos, rec in live:
         id_d = text(rec.get("ID_D"), 36)
@@ -280,8 +278,7 @@ def _admissions(run: _Run, session: Session, live: list[tuple[int, Record]], _h:
 
 
 def _discharges(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) -> None:
-    ids = {text(rec.get("ID_H"), 36) for _p, rec in live}
-    stays = {s.id_h: s for s in session.exec(select(HospStay).where(col(HospStay.id_h).in_(ids)))}
+    stays = _by_key(session, HospStay, "id_h", (text(rec.get("ID_H"), 36) for _p, rec in live))
     updates = []
     for pos, rec in live:
         id_h = text(rec.get("ID_H"), 36)
