@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -629,3 +630,137 @@ def claims_out_of_region(
         else:
             totals = out_of_region(session, period=chosen)
             _emit(SETTLEMENT_HEADER, [_settlement_row(t) for t in totals], fmt)
+
+
+# ---------------------------------------------------------------- the daily consolidation
+
+
+def _day_option(value: str | None, hint: str) -> date:
+    if value is None:
+        return datetime.now(UTC).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=hint) from exc
+
+
+CONSOLIDATED_HEADER = ["day", "events", "figures", "accompany", "unbalanced", "extracts", "ms"]
+
+
+@main.command()
+@click.option(
+    "--date", "first", default=None, metavar="YYYY-MM-DD", help="default: yesterday (UTC)"
+)
+@click.option(
+    "--to", "last", default=None, metavar="YYYY-MM-DD", help="consolidate every day up to this one"
+)
+@click.option("--enqueue", is_flag=True, help="leave the work to the workers (Dramatiq)")
+def consolidate(first: str | None, last: str | None, enqueue: bool) -> None:
+    """Build the daily report of a day (or days): figures per region, МО and СМО, each
+    СМО's accompaniment list and extract, the conservation check. A re-run replaces
+    the day's report."""
+    start = _day_option(first, "--date")
+    end = _day_option(last, "--to") if last else start
+    if end < start:
+        raise click.BadParameter("--to is before --date", param_hint="--to")
+    from workers.daily import consolidate_day, iter_days
+
+    days = list(iter_days(start, end))
+    if enqueue:
+        for day in days:
+            consolidate_day.send(day.isoformat())
+        click.echo(f"{len(days)} day(s) queued for consolidation")
+        return
+    from workers.daily import consolidate as run
+
+    rows, extracts = [], 0
+    for day in days:
+        done = run(day)
+        extracts += done.extracts
+        rows.append([day.isoformat(), done.events, done.figures, done.accompany,
+                     done.unbalanced, done.extracts, done.duration_ms])  # fmt: skip
+    _emit(CONSOLIDATED_HEADER, rows, "table")
+    if extracts:
+        _publish_outbox()
+
+
+def _publish_outbox() -> None:
+    """Ask the reply stage to publish the queued extracts (the sweeper would, later)."""
+    import redis
+
+    from workers.replies import publish_protocols
+
+    try:
+        publish_protocols.send(None)
+    except redis.RedisError as exc:
+        click.echo(
+            f"the extracts are queued in the outbox; Redis is not reachable "
+            f"({type(exc).__name__}), so the sweeper will publish them when it is",
+            err=True,
+        )
+
+
+@main.group()
+def daily() -> None:
+    """The stored daily reports (``omsx consolidate`` builds them)."""
+
+
+@daily.command("figures")
+@click.option("--date", "day", default=None, metavar="YYYY-MM-DD", help="default: yesterday (UTC)")
+@click.option(
+    "--scope", type=click.Choice(["region", "mo", "smo"]), default="region", show_default=True
+)
+@click.option("--code", default=None, help="one МО or СМО (default: all of the scope)")
+@click.option(
+    "--category", type=click.IntRange(1, 7), default=None, help="1 exams … 7 expert control"
+)
+@_FORMAT
+def daily_figures(
+    day: str | None, scope: str, code: str | None, category: int | None, fmt: str
+) -> None:
+    """The figures of a day's report."""
+    from sqlmodel import col, select
+
+    from contracts.daily import number
+    from storage.daily import DailyFigure
+    from storage.db import session_scope
+
+    query = select(DailyFigure).where(
+        DailyFigure.day == _day_option(day, "--date"), DailyFigure.scope == scope
+    )
+    if code:
+        query = query.where(DailyFigure.code == code)
+    if category:
+        query = query.where(DailyFigure.category == category)
+    order = (col(DailyFigure.code), col(DailyFigure.category), col(DailyFigure.indicator),
+             col(DailyFigure.key))  # fmt: skip
+    with session_scope() as session:
+        found = session.exec(query.order_by(*order)).all()
+    rows = [[f.code, f.category, f.indicator, f.key, number(f.value)] for f in found]
+    _emit(["code", "category", "indicator", "key", "value"], rows, fmt)
+
+
+@daily.command("balance")
+@click.option("--date", "day", default=None, metavar="YYYY-MM-DD", help="default: yesterday (UTC)")
+@_FORMAT
+def daily_balance(day: str | None, fmt: str) -> None:
+    """The conservation check of a day: received = accepted + rejected + duplicate + in flight."""
+    from sqlmodel import col, select
+
+    from storage.daily import DailyBalance
+    from storage.db import session_scope
+
+    chosen = _day_option(day, "--date")
+    with session_scope() as session:
+        found = session.exec(
+            select(DailyBalance)
+            .where(DailyBalance.day == chosen)
+            .order_by(col(DailyBalance.role), col(DailyBalance.code))
+        ).all()
+    rows = [[b.role, b.code, b.received, b.accepted, b.rejected, b.duplicate, b.in_flight,
+             b.unaccounted, "ok" if b.balanced else "MISMATCH"] for b in found]  # fmt: skip
+    header = ["role", "code", "received", "accepted", "rejected", "duplicate", "in flight",
+              "unaccounted", "check"]  # fmt: skip
+    _emit(header, rows, fmt)
+    if any(not b.balanced for b in found):
+        sys.exit(1)

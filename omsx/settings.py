@@ -91,6 +91,31 @@ class Settings(BaseSettings):
         0.0, ge=0, description="Test hook: ingest sleeps this long between storing and acking"
     )
 
+    # the daily consolidation (design.md "Daily consolidation", docs/daily.md)
+    daily_at: str = Field(
+        "02:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="UTC time (HH:MM) at which the scheduler consolidates the previous day",
+    )
+    daily_lookback_days: int = Field(
+        365, ge=1, description="How far back the consolidation follows open pathways"
+    )
+    daily_onco_days: int = Field(
+        7, ge=0, description="A suspicion of cancer with no consultation after N days is open"
+    )
+    daily_referral_days: int = Field(
+        30, ge=0, description="A referral with no admission after N days is counted as waiting"
+    )
+    daily_overdue_days: int = Field(
+        2, ge=0, description="A planned admission is overdue N days after its planned date"
+    )
+    daily_dispensary_days: int = Field(
+        30, ge=0, description="Taken under dispensary observation, no visit after N days: missed"
+    )
+    daily_tmk_days: int = Field(
+        30, ge=1, description="Telemedicine: the implemented share is of the last N days"
+    )
+
     # admin
     admin_host: str = Field("127.0.0.1", description="Admin bind address")
     admin_port: int = Field(8000, description="Admin port")

@@ -1,8 +1,9 @@
 """The information resource (design.md "Daily consolidation"): what happened to insured
 persons, from the accepted packages of the information kinds.
 
-- ``event`` — one dated line per thing that happened (a referral issued, an admission,
-  an appeal received, a consultation held …), with its category (1–7 of the issue:
+- ``event`` — one dated line per thing that happened (an exam done, a suspicion of
+  cancer, a referral issued, an admission, an appeal received, a consultation held, a
+  case refused by MEK …), with its category (1–7 of the issue:
   exams, oncology, hospitalisation, telemedicine, schedules, appeals, expert control),
   the person (ENP, when the record names one), the МО and СМО concerned and the
   package and record it came from. The daily consolidation counts these by day.
@@ -12,8 +13,8 @@ persons, from the accepted packages of the information kinds.
   ``appeal`` (ID_APPEAL; a later record updates it), ``scheduleunit`` (each schedule
   file replaces the МО's previous units).
 
-Every row carries the package it came from; events are keyed by package, position and
-kind, so an applier that re-runs meets its own rows.
+Every row carries the package it came from; events are keyed by package, position, kind
+and ``n``, so an applier that re-runs meets its own rows.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ EXAMS, ONCOLOGY, HOSPITAL, TELEMEDICINE, SCHEDULES, APPEALS, EXPERT = range(1, 8
 
 class Event(SQLModel, table=True):
     __table_args__ = (
-        UniqueConstraint("package_id", "pos", "kind", name="uq_event_record"),
+        UniqueConstraint("package_id", "pos", "kind", "n", name="uq_event_record"),
         Index("ix_event_day", "day", "category"),
         Index("ix_event_person", "enp", "day"),
     )
@@ -44,8 +45,14 @@ class Event(SQLModel, table=True):
     mo: str | None = Field(default=None, max_length=6)
     smo: str | None = Field(default=None, max_length=5)
     ref: str | None = Field(default=None, max_length=36)  # the business key (ID_D, ID_TMK …)
+    detail: str | None = Field(default=None, max_length=24)
+    """What the kind needs to be counted by: the exam's type and result (``DP:31``), the
+    referral's NAZ_R, a diagnosis, a cancellation reason, an appeal's type or result,
+    a refusal's rule, a schedule unit's ``E``/``S`` (evening, Saturday)."""
+    amount_kop: int = Field(sa_column=_kop())  # money the event is about (MEK, МЭЭ, ЭКМП)
     package_id: int = Field(foreign_key="package.id", index=True)
     pos: int
+    n: int = 0  # several events of one kind in one record (NAZ, SL, SANK)
 
 
 class HospReferral(SQLModel, table=True):

@@ -116,7 +116,10 @@ class NameClaim(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message the hub owes a participant; published until NATS acknowledges it."""
 
-    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "published_at", "id"),
+        Index("ix_outbox_receipt", "receipt_seq"),  # the daily conservation check
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     package_id: int | None = Field(default=None, foreign_key="package.id", index=True)

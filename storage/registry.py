@@ -101,7 +101,7 @@ def advance(session: Session, package_id: int, batches: int) -> None:
 # ------------------------------------------------------------------ the registry
 
 
-def _in_chunks(values: Collection[Any], size: int = 5_000) -> Iterable[list[Any]]:
+def in_chunks(values: Collection[Any], size: int = 5_000) -> Iterable[list[Any]]:
     items = list(values)
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -109,7 +109,7 @@ def _in_chunks(values: Collection[Any], size: int = 5_000) -> Iterable[list[Any]
 
 def insurance_of(session: Session, enps: Collection[str]) -> dict[str, list[Period]]:
     out: dict[str, list[Period]] = {}
-    for chunk in _in_chunks(enps):
+    for chunk in in_chunks(enps):
         rows = session.execute(
             select(
                 col(Insurance.enp), col(Insurance.smo), col(Insurance.dbeg), col(Insurance.dend)
@@ -126,7 +126,7 @@ def period_book(
     """The stored periods of ``enps`` (insurance: holder = СМО, attachment: holder = МО)."""
     book = PeriodBook()
     holder = Insurance.smo if model is Insurance else Attachment.mo
-    for chunk in _in_chunks(enps):
+    for chunk in in_chunks(enps):
         rows = session.execute(
             select(
                 col(model.id), col(model.enp), col(holder), col(model.dbeg), col(model.dend)
@@ -163,7 +163,7 @@ def earlier_cases(
     )
     earlier = Earlier()
     for by, values in ((CareCase.idcase, idcases), (CareCase.enp, enps)):
-        for chunk in _in_chunks(values):
+        for chunk in in_chunks(values):
             rows = session.execute(
                 select(*columns).where(
                     col(CareCase.code_mo) == code_mo,
@@ -195,7 +195,7 @@ def current_persons(session: Session, enps: Collection[str]) -> dict[str, dict[s
     """The registry's current details (and ``digest``) of those of ``enps`` it knows."""
     out: dict[str, dict[str, Any]] = {}
     columns = [getattr(Person, name) for name in PERSON_FIELDS]
-    for chunk in _in_chunks(enps):
+    for chunk in in_chunks(enps):
         rows = session.execute(
             select(col(Person.enp), col(Person.digest), *columns).where(col(Person.enp).in_(chunk))
         )
@@ -233,7 +233,7 @@ def accepted_for_sanctions(
         .scalar_subquery()
     )
     for code_mo, idcases in by_mo.items():
-        for chunk in _in_chunks(idcases):
+        for chunk in in_chunks(idcases):
             rows = session.execute(
                 select(
                     col(CareCase.id),
@@ -263,7 +263,7 @@ def accepted_for_sanctions(
 def sanction_codes(session: Session, case_ids: Collection[int]) -> dict[int, set[str]]:
     """S_CODEs already stored on each case."""
     out: dict[int, set[str]] = {}
-    for chunk in _in_chunks(case_ids):
+    for chunk in in_chunks(case_ids):
         for case_id, code in session.execute(
             select(col(Sanction.case_id), col(Sanction.s_code)).where(
                 col(Sanction.case_id).in_(chunk)
@@ -311,7 +311,7 @@ def recompute_invoices(session: Session, invoice_ids: Collection[int]) -> None:
 
 def recompute_case_sanctions(session: Session, case_ids: Collection[int]) -> None:
     """Each case's МЭЭ/ЭКМП totals from its sanctions (idempotent)."""
-    for chunk in _in_chunks(case_ids):
+    for chunk in in_chunks(case_ids):
         for kind, column in (("mee", "mee_kop"), ("ekmp", "ekmp_kop")):
             total = (
                 select(func.coalesce(func.sum(Sanction.s_sum_kop), 0))

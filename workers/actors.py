@@ -8,8 +8,9 @@ configure_logging()
 
 from workers.apply import apply  # noqa: E402
 from workers.broker import broker  # noqa: E402
+from workers.daily import consolidate_day  # noqa: E402
 from workers.replies import publish_protocols  # noqa: E402
 from workers.sweeper import sweep  # noqa: E402
 from workers.validation import validate  # noqa: E402
 
-__all__ = ["apply", "broker", "publish_protocols", "sweep", "validate"]
+__all__ = ["apply", "broker", "consolidate_day", "publish_protocols", "sweep", "validate"]

@@ -5,7 +5,8 @@ must have been accepted for payment by this СМО, and its sanctions together (
 stored before and these) may not exceed what was accepted (SUMP); otherwise the ZAP is
 refused with 007F.64.0003. A sanction is keyed by its case and S_CODE, so the same
 expert file applied twice adds nothing. The cases' and invoices' МЭЭ/ЭКМП and payable
-figures are then recomputed from the sanctions.
+figures are then recomputed from the sanctions. Each new sanction is also an event of
+the information resource (``expert.mee`` / ``expert.ekmp``, :mod:`workers.care_events`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from omsx.settings import Settings
 from storage.bulk import insert_rows
 from storage.care import RecordProblem, Sanction
 from storage.db import session_scope
+from storage.events import Event
 from storage.models import Package
 from storage.registry import (
     accepted_for_sanctions,
@@ -32,6 +34,7 @@ from storage.registry import (
     sanction_codes,
 )
 from workers.batches import Applied, Batch, each_batch
+from workers.care_events import sanction_event
 
 EKMP_PREFIX = "3"  # F006: 2x МЭЭ, 3x ЭКМП
 
@@ -72,6 +75,7 @@ def _sanctions(
     pending: dict[int, int] = {}  # case id → kopecks sanctioned earlier in this batch
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     refused_here = 0
     for pos, zap in live:
         case = cases.get((str(zap.get("CODE_MO") or ""), str(zap.get("IDCASE") or "")))
@@ -88,8 +92,13 @@ def _sanctions(
             refused_here += 1
             continue
         pending[case.case_id] = pending.get(case.case_id, 0) + new_kop
-        for sank in sanks:
+        for n, sank in enumerate(sanks, 1):
             act = sank.get("DATE_ACT")
+            kind, kop = sanction_kind(sank.get("S_TIP")), to_kop(sank.get("S_SUM"))
+            if str(sank.get("S_CODE")) not in known:
+                event = sanction_event(package_id, pos, zap, sank, n=n, smo=smo, kind=kind, kop=kop)
+                if event is not None:
+                    events.append(event)
             rows.append(
                 {
                     "case_id": case.case_id,
@@ -97,14 +106,15 @@ def _sanctions(
                     "package_id": package_id,
                     "pos": pos,
                     "s_code": str(sank.get("S_CODE") or ""),
-                    "kind": sanction_kind(sank.get("S_TIP")),
+                    "kind": kind,
                     "s_tip": str(sank.get("S_TIP") or ""),
                     "s_osn": str(sank.get("S_OSN") or ""),
-                    "s_sum_kop": to_kop(sank.get("S_SUM")),
+                    "s_sum_kop": kop,
                     "date_act": act if isinstance(act, date) else None,
                     "num_act": str(sank.get("NUM_ACT") or "")[:30],
                 }
             )
     insert_rows(session, Sanction, rows)
     insert_rows(session, RecordProblem, problems)
+    insert_rows(session, Event, events)
     return refused_here

@@ -19,6 +19,7 @@ rows by their business key).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -46,7 +47,7 @@ from storage.events import (
     TmkConsult,
 )
 from storage.models import Package
-from storage.registry import problem_row, record_problems
+from storage.registry import insurance_of, problem_row, record_problems
 from workers.batches import Applied, Batch, each_batch
 
 M = TypeVar("M", bound=SQLModel)
@@ -75,6 +76,54 @@ def optional(value: object, limit: int) -> str | None:
     return text(value, limit) or None
 
 
+def event_row(
+    package_id: int,
+    pos: int,
+    kind: str,
+    category: int,
+    when: date | None,
+    *,
+    enp: object = None,
+    mo: object = None,
+    smo: object = None,
+    ref: object = None,
+    detail: object = None,
+    amount_kop: int = 0,
+    n: int = 0,
+) -> dict[str, Any] | None:
+    """One :class:`~storage.events.Event` row; None when the record gives no date for it."""
+    if when is None:
+        return None
+    return {
+        "day": when,
+        "category": category,
+        "kind": kind,
+        "enp": optional(enp, 16),
+        "mo": optional(mo, 6),
+        "smo": optional(smo, 5),
+        "ref": optional(ref, 36),
+        "detail": optional(detail, 24),
+        "amount_kop": amount_kop,
+        "package_id": package_id,
+        "pos": pos,
+        "n": n,
+    }
+
+
+def with_insurer(session: Session, events: list[dict[str, Any]]) -> None:
+    """Events naming a person but no СМО get the СМО that insured them on the day, from
+    the registry (so the СМО's report and extract count them)."""
+    unknown = {e["enp"] for e in events if e["smo"] is None and e["enp"]}
+    if not unknown:
+        return
+    periods = insurance_of(session, unknown)
+    for event in events:
+        if event["smo"] is None and event["enp"] in periods:
+            held = [p for p in periods[event["enp"]] if p.covers(event["day"])]
+            if held:  # overlapping periods: the one that began last
+                event["smo"] = max(held, key=lambda p: (p.dbeg, p.holder)).holder
+
+
 class _Run:
     """One package's application: its rows, events, refusals and protocol lines."""
 
@@ -90,42 +139,22 @@ class _Run:
     def live(self, batch: Batch) -> list[tuple[int, Record]]:
         return [(pos, rec) for pos, _elem, rec in batch if pos not in self.flk_refused]
 
-    def event(
-        self,
-        pos: int,
-        kind: str,
-        category: int,
-        when: date | None,
-        *,
-        enp: object = None,
-        mo: object = None,
-        smo: object = None,
-        ref: object = None,
-    ) -> None:
-        if when is None:
-            return
-        self.events.append(
-            {
-                "day": when,
-                "category": category,
-                "kind": kind,
-                "enp": optional(enp, 16),
-                "mo": optional(mo, 6),
-                "smo": optional(smo, 5),
-                "ref": optional(ref, 36),
-                "package_id": self.package_id,
-                "pos": pos,
-            }
-        )
+    def event(self, pos: int, kind: str, category: int, when: date | None, **about: Any) -> None:
+        row = event_row(self.package_id, pos, kind, category, when, **about)
+        if row is not None:
+            self.events.append(row)
 
     def refuse(self, pos: int, element: str, field: str, value: object) -> None:
         """Refuse the record: ``value`` names nothing the resource holds (007F.64.0002)."""
         finding = hosp_reference_problem(element, field, value, known=False)
         assert finding is not None
-        self.problems.append(problem_row(self.package_id, pos, finding.problem))
+        # hosp records have no N_ZAP: the protocol names them by position, as FLK does
+        problem = replace(finding.problem, n_zap=str(pos))
+        self.problems.append(problem_row(self.package_id, pos, problem))
         self.applied.refused += 1
 
     def flush(self, session: Session) -> None:
+        with_insurer(session, self.events)
         insert_rows(session, Event, self.events)
         insert_rows(session, RecordProblem, self.problems)
         self.events, self.problems = [], []
@@ -216,7 +245,7 @@ def _referrals(run: _Run, session: Session, live: list[tuple[int, Record]], _h: 
         )
         run.event(pos, "hosp.referral", HOSPITAL, day(rec.get("DATE_D")),
                   enp=patient.get("ENP"), mo=rows[-1]["mo_d"], smo=patient.get("SMO"),
-                  ref=id_d)  # fmt: skip
+                  ref=id_d, detail=rows[-1]["profil"])  # fmt: skip
     insert_rows(session, HospReferral, rows)
 
 
@@ -238,7 +267,8 @@ def _cancellations(run: _Run, session: Session, live: list[tuple[int, Record]], 
                         "cancel_reason": optional(rec.get("REASON"), 2),
                         "cancel_source": optional(rec.get("SOURCE"), 2)})  # fmt: skip
         run.event(pos, "hosp.cancelled", HOSPITAL, when, enp=referral.enp,
-                  mo=referral.mo_d, smo=referral.smo, ref=id_d)  # fmt: skip
+                  mo=referral.mo_d, smo=referral.smo, ref=id_d,
+                  detail=rec.get("REASON"))  # fmt: skip
     update_rows(session, HospReferral, updates, ["cancelled_on", "cancel_reason",
                 "cancel_source"], key="id_d")  # fmt: skip
 
@@ -272,7 +302,8 @@ def _admissions(run: _Run, session: Session, live: list[tuple[int, Record]], _h:
             used.append({"id_d": id_d, "admitted_on": when, "id_h": id_h})
         kind = "hosp.planned" if planned else "hosp.emergency"
         run.event(pos, kind, HOSPITAL, when, enp=patient.get("ENP"),
-                  mo=run.package.sender_code, smo=patient.get("SMO"), ref=id_h)  # fmt: skip
+                  mo=run.package.sender_code, smo=patient.get("SMO"), ref=id_h,
+                  detail=stays[-1]["profil"])  # fmt: skip
     insert_rows(session, HospStay, stays)
     update_rows(session, HospReferral, used, ["admitted_on", "id_h"], key="id_d")
 
@@ -289,7 +320,7 @@ def _discharges(run: _Run, session: Session, live: list[tuple[int, Record]], _h:
         when = day(rec.get("DATE_OUT"))
         updates.append({"id_h": id_h, "discharged_on": when, "rslt": optional(rec.get("RSLT"), 4)})
         run.event(pos, "hosp.discharge", HOSPITAL, when, enp=stay.enp, mo=stay.mo,
-                  smo=stay.smo, ref=id_h)  # fmt: skip
+                  smo=stay.smo, ref=id_h, detail=rec.get("RSLT"))  # fmt: skip
     update_rows(session, HospStay, updates, ["discharged_on", "rslt"], key="id_h")
 
 
@@ -393,8 +424,10 @@ def _appeals(run: _Run, session: Session, live: list[tuple[int, Record]], _h: An
                 "package_id": run.package_id,
             }
         )
-        for kind, when in (("appeal.received", received), ("appeal.answered", answered)):
-            run.event(pos, kind, APPEALS, when, enp=enp, mo=mo, smo=smo, ref=id_appeal)
+        run.event(pos, "appeal.received", APPEALS, received, enp=enp, mo=mo, smo=smo,
+                  ref=id_appeal, detail=rows[-1]["type"])  # fmt: skip
+        run.event(pos, "appeal.answered", APPEALS, answered, enp=enp, mo=mo, smo=smo,
+                  ref=id_appeal, detail=rows[-1]["result"])  # fmt: skip
     _replace(session, Appeal, "id_appeal", rows)
 
 
@@ -409,8 +442,9 @@ def apply_schedule(package: Package, refused: dict[int, str], settings: Settings
         )
         rows = [_unit(run, mo, rec) for _pos, rec in live]
         for (pos, _rec), row in zip(live, rows, strict=True):
+            flags = ("E" if row["evening"] else "") + ("S" if row["saturday"] else "")
             run.event(pos, "schedule.unit", SCHEDULES, run.package.received_at.date(), mo=mo,
-                      ref=row["unit_id"])  # fmt: skip
+                      ref=row["unit_id"], detail=flags)  # fmt: skip
         insert_rows(session, ScheduleUnit, rows)
 
     return _apply(package, refused, settings, "UNIT", units)

@@ -10,7 +10,9 @@ transaction:
    :mod:`contracts.mek`); a refused one keeps its reason and F014 basis;
 3. every record lands — case, SL, USL — accepted or refused (the claims need both:
    presented = accepted + refused), with the batch's protocol lines and progress;
-4. accepted records are appended to the forward register.
+4. the batch's events of the information resource land with it (exams, oncology
+   milestones, refusals: :mod:`workers.care_events`);
+5. accepted records are appended to the forward register.
 
 Then a pass over the L-file updates the persons of accepted records (a new version of
 their details only when they changed) and adds their PERS to the forward. Finally the
@@ -48,6 +50,7 @@ from storage.blobs import BlobStore, sha256_hex
 from storage.bulk import insert_rows
 from storage.care import CareCase, CareSl, CareUsl, Invoice, RecordProblem
 from storage.db import session_scope
+from storage.events import Event
 from storage.models import Package
 from storage.registry import (
     decisions,
@@ -68,6 +71,7 @@ from workers.batches import (
     opened,
     read,
 )
+from workers.care_events import Register, case_events
 from workers.persons import person_details, save_persons
 
 ACCEPTED, REFUSED = "accepted", "refused"
@@ -225,11 +229,24 @@ class _RegisterRun:
             insert_rows(session, CareSl, sls)
             insert_rows(session, CareUsl, usls)
             insert_rows(session, RecordProblem, problems)
+            insert_rows(session, Event, self._events(batch, cases))
             self.progress.commit(session)
         self._fault_hook()
         for (_pos, elem, _record), case in zip(batch, cases, strict=True):
             if case["status"] == ACCEPTED:
                 self.forward.add_case(elem, case["sumv_kop"])
+
+    def _events(self, batch: Batch, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The information resource's events of the batch (:mod:`workers.care_events`)."""
+        register = Register(
+            self.package_id,
+            (self.package.file_type or "").upper(),
+            self.package.received_at.date(),
+        )
+        out: list[dict[str, Any]] = []
+        for (pos, _elem, record), case in zip(batch, cases, strict=True):
+            out.extend(case_events(register, pos, record, case))
+        return out
 
     def _fault_hook(self) -> None:
         """Test hook (OMSX_FAULT_FAIL_AFTER_BATCHES): the first run dies after N batches."""

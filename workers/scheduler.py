@@ -2,6 +2,11 @@
 
 The instance holding the Redis lock ``omsx:scheduler`` enqueues the jobs; the lock
 expires if the holder dies, so another instance takes over within ``LOCK_TTL``.
+
+- the sweeper, every ``OMSX_SWEEP_INTERVAL_S``;
+- the daily consolidation of the previous day, once ``OMSX_DAILY_AT`` (UTC) has passed;
+  the Redis key ``omsx:daily:<date>`` records that the day was enqueued, so a restart or
+  a change of the active instance does not enqueue it twice.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from types import FrameType
 
 import redis
@@ -18,6 +24,8 @@ from omsx.settings import get_settings
 
 LOCK_KEY = "omsx:scheduler"
 LOCK_TTL_MS = 30_000
+DAILY_KEY = "omsx:daily:{day}"
+DAILY_KEY_TTL_S = 7 * 24 * 3600
 
 log = get_logger("workers.scheduler")
 
@@ -35,6 +43,28 @@ def hold_lock(client: redis.Redis, token: str) -> bool:
         LOCK_TTL_MS,
     )
     return bool(renewed)
+
+
+def due_day(now: datetime, daily_at: str) -> date:
+    """The day the nightly consolidation covers at ``now``: yesterday once ``daily_at``
+    (HH:MM, UTC) has passed today, else the day before."""
+    hours, minutes = (int(part) for part in daily_at.split(":"))
+    today = now.astimezone(UTC).date()
+    passed = now.astimezone(UTC).time() >= time(hours, minutes)
+    return today - timedelta(days=1 if passed else 2)
+
+
+def enqueue_daily(client: redis.Redis, now: datetime, daily_at: str) -> date | None:
+    """Enqueue the consolidation of the due day unless it already was; the day, if sent."""
+    from workers.daily import consolidate_day
+
+    day = due_day(now, daily_at)
+    if not client.set(DAILY_KEY.format(day=day.isoformat()), now.isoformat(), nx=True,
+                      ex=DAILY_KEY_TTL_S):  # fmt: skip
+        return None
+    consolidate_day.send(day.isoformat())
+    log.info("scheduler.daily_enqueued", day=day.isoformat())
+    return day
 
 
 def run(stop: threading.Event | None = None) -> None:
@@ -56,6 +86,7 @@ def run(stop: threading.Event | None = None) -> None:
         try:
             if hold_lock(client, token):
                 sweep.send()
+                enqueue_daily(client, datetime.now(UTC), settings.daily_at)
         except redis.RedisError as exc:
             log.warning("scheduler.redis_unavailable", error=type(exc).__name__)
         stop.wait(settings.sweep_interval_s)

@@ -4,7 +4,10 @@
   split into ``sl_per_case`` departments), 10 % day hospital (USL_OK 2), 15 % ambulance
   (USL_OK 4, one SL with one service).
 - C: 80 % confirmed malignancy (DS_ONK 0, ONK_SL, CONS; outpatient or day-hospital
-  chemotherapy), 20 % suspicion (DS_ONK 1, a referral NAPR, no ONK_SL).
+  chemotherapy), 20 % suspicion (DS_ONK 1, a referral NAPR, no ONK_SL). Half of the
+  confirmed cases that follow a suspicion in the same register are that person's (the
+  pathway suspicion → diagnosis the daily consolidation follows); their dates are drawn
+  as any other, so a diagnosis may precede the suspicion.
 - T: planned high-tech surgery (USL_OK 1, VIDPOM 32), one SL with the ВМП ticket.
 - D*: one exam, health group I/II (DS1 Z00.0) or IIIа/IIIб (a finding, PR_D_N 2, NAZ).
 """
@@ -62,6 +65,7 @@ class CaseFactory(Conditions):
         super().__init__(spec)
         builders: dict[str, Builder] = {"H": self._h, "C": self._c, "T": self._t}
         self.build: Builder = builders.get(spec.type, self._d)
+        self.suspected: list[Patient] = []  # C: suspicions a later case may confirm
 
     def _h(self, rng: random.Random, n_zap: int, person: Patient) -> Case:
         draw = rng.random()
@@ -106,7 +110,10 @@ class CaseFactory(Conditions):
                 sl.ds_onk = 1
             last = case.sl[-1]
             last.napr = Napr(last.date_2, one(rng, self.referrers), NAPR_V_ONCOLOGIST)
+            self.suspected.append(person)
             return case
+        if self.suspected and rng.random() < 0.5:
+            person = self.suspected.pop(0)
         ds1 = pick(rng, ONCOLOGY, person)
         if rng.random() < 0.6:
             case = self.outpatient(rng, n_zap, person, ONCOLOGY_PROFILE, ds1=ds1)

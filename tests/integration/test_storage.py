@@ -162,6 +162,7 @@ def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
     from sqlmodel import SQLModel
 
     import storage.care
+    import storage.daily
     import storage.events
     import storage.models  # noqa: F401 - every table is declared on import
 
