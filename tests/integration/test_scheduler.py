@@ -1,0 +1,40 @@
+"""The scheduler's nightly consolidation: which day is due, and enqueued once (real Redis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import redis
+
+from omsx.settings import Settings
+from tests.conftest import EmbeddedServer
+from workers.scheduler import due_day, enqueue_daily
+
+pytestmark = pytest.mark.integration
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_the_previous_day_is_due_once_the_time_of_the_run_has_passed() -> None:
+    assert due_day(at("2026-11-23T01:59:59"), "02:00") == date(2026, 11, 21)
+    assert due_day(at("2026-11-23T02:00:00"), "02:00") == date(2026, 11, 22)
+    assert due_day(at("2026-11-23T23:59:00"), "00:00") == date(2026, 11, 22)
+
+
+def test_a_day_is_enqueued_once_whatever_the_number_of_ticks(
+    omsx_env: Settings, fresh_redis: EmbeddedServer
+) -> None:
+    from workers.broker import broker
+    from workers.daily import consolidate_day
+
+    client = redis.Redis.from_url(fresh_redis.url)
+    queue = consolidate_day.queue_name
+    before = broker.queues[queue].qsize() if queue in broker.queues else 0  # type: ignore[attr-defined]
+    assert enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00") == date(2026, 11, 22)
+    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00") is None  # same day
+    assert broker.queues[queue].qsize() == before + 1  # type: ignore[attr-defined]
+    assert enqueue_daily(client, at("2026-11-24T02:00:00"), "02:00") == date(2026, 11, 23)
+    broker.flush(queue)  # type: ignore[attr-defined]
