@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean bench-validate bench-register
+.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ bench-validate: install ## FLK of a 100k register vs lxml (floor) and xmlschema;
 
 bench-register: install ## a 100k register through the hub (SQLite, PostgreSQL) vs its floor; BENCH_CASES=N BENCH_DBS=sqlite,postgres
 	$(PY) -m bench.register
+
+bench-daily: install ## one day's consolidation: 200 МО, 4 СМО, 50k events (SQLite, PostgreSQL) vs its floor; BENCH_EVENTS=N
+	$(PY) -m bench.daily
 
 clean: ## remove the virtual environment and local data (./var)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
