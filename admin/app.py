@@ -6,11 +6,14 @@ Every asset is served by the app itself (closed network, no CDN).
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, get
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
@@ -18,7 +21,8 @@ from sqlalchemy import text
 from admin.overview import overview
 from omsx.logs import configure_logging
 from omsx.settings import get_settings
-from storage.db import get_engine
+from storage.daily import daily_report
+from storage.db import get_engine, session_scope
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,6 +35,20 @@ def index() -> Template:
 @get("/api/overview", sync_to_thread=True)
 def api_overview() -> dict[str, Any]:
     return overview(get_settings())
+
+
+@get("/api/daily/{day:str}", sync_to_thread=True)
+def api_daily(day: FromPath[str]) -> dict[str, Any]:
+    """A stored daily report: the run, the region's figures and the conservation check."""
+    try:
+        chosen = date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValidationException(f"{day!r} is not a date YYYY-MM-DD") from exc
+    with session_scope() as session:
+        found = daily_report(session, chosen)
+    if found is None:
+        raise NotFoundException(f"no daily report for {day}; run omsx consolidate --date {day}")
+    return found
 
 
 @get("/health", sync_to_thread=True)
@@ -47,6 +65,6 @@ def health() -> dict[str, str]:
 def create_app() -> Litestar:
     configure_logging()
     return Litestar(
-        route_handlers=[index, api_overview, health],
+        route_handlers=[index, api_overview, api_daily, health],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
     )

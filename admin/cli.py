@@ -508,6 +508,16 @@ def status() -> None:
         )
     for state, n in sorted(data["packages"].items()):
         click.echo(f"packages {state:<12} {n:>8}")
+    latest = data["daily"]["latest"]
+    if latest is not None:
+        click.echo(f"daily    {latest['day']} built {latest['built_at']}, "
+                   f"{latest['events']} events, {latest['accompany']} to accompany")  # fmt: skip
+    for b in data["daily"]["unbalanced"]:
+        click.echo(
+            f"daily    {b['day']} {b['role']}.{b['code']}: {b['unaccounted']} of "
+            f"{b['received']} messages unaccounted (conservation check failed)",
+            err=True,
+        )
     for err in data["errors"]:
         click.echo(f"error: {err}", err=True)
 

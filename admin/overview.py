@@ -7,6 +7,7 @@ from typing import Any
 import redis
 
 from omsx.settings import Settings
+from storage.daily import daily_status
 from storage.db import session_scope
 from storage.packages import count_by_state
 from workers.broker import QUEUES
@@ -36,4 +37,5 @@ def overview(settings: Settings) -> dict[str, Any]:
         data["errors"].append(f"redis: {type(exc).__name__}")
     with session_scope() as session:
         data["packages"] = count_by_state(session)
+        data["daily"] = daily_status(session)
     return data

@@ -16,9 +16,10 @@ replaced in one transaction, so a re-run gives the same report):
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage.models import _ts, utcnow
 
@@ -90,4 +91,75 @@ class DailyRun(SQLModel, table=True):
     duration_ms: int = 0
 
 
-__all__ = ["MO", "REGION", "SMO", "DailyAccompany", "DailyBalance", "DailyFigure", "DailyRun"]
+def daily_status(session: Session, days: int = 7) -> dict[str, Any]:
+    """The latest report and the failed conservation checks of the last ``days`` reports
+    (the admin overview and ``omsx status`` show them)."""
+    runs = session.exec(select(DailyRun).order_by(col(DailyRun.day).desc()).limit(days)).all()
+    latest = runs[0] if runs else None
+    recent = [run.day for run in runs]
+    failed = session.exec(
+        select(DailyBalance)
+        .where(col(DailyBalance.day).in_(recent), col(DailyBalance.unaccounted) > 0)
+        .order_by(col(DailyBalance.day).desc(), col(DailyBalance.role), col(DailyBalance.code))
+    ).all()
+    return {
+        "latest": None
+        if latest is None
+        else {
+            "day": latest.day.isoformat(),
+            "built_at": latest.built_at.isoformat(timespec="seconds"),
+            "events": latest.events,
+            "accompany": latest.accompany,
+            "unbalanced": latest.unbalanced,
+        },
+        "unbalanced": [
+            {
+                "day": b.day.isoformat(),
+                "role": b.role,
+                "code": b.code,
+                "received": b.received,
+                "unaccounted": b.unaccounted,
+            }
+            for b in failed
+        ],
+    }
+
+
+def daily_report(session: Session, day: date) -> dict[str, Any] | None:
+    """A stored report as data: its run, the region's figures and the balance."""
+    run = session.get(DailyRun, day)
+    if run is None:
+        return None
+    figures = session.exec(
+        select(DailyFigure)
+        .where(DailyFigure.day == day, DailyFigure.scope == REGION)
+        .order_by(col(DailyFigure.category), col(DailyFigure.indicator), col(DailyFigure.key))
+    ).all()
+    balance = session.exec(
+        select(DailyBalance)
+        .where(DailyBalance.day == day)
+        .order_by(col(DailyBalance.role), col(DailyBalance.code))
+    ).all()
+    return {
+        "day": day.isoformat(),
+        "built_at": run.built_at.isoformat(timespec="seconds"),
+        "events": run.events,
+        "accompany": run.accompany,
+        "figures": [
+            {"category": f.category, "indicator": f.indicator, "key": f.key, "value": f.value}
+            for f in figures
+        ],
+        "balance": [
+            {
+                "role": b.role,
+                "code": b.code,
+                "received": b.received,
+                "accepted": b.accepted,
+                "rejected": b.rejected,
+                "duplicate": b.duplicate,
+                "in_flight": b.in_flight,
+                "unaccounted": b.unaccounted,
+            }
+            for b in balance
+        ],
+    }

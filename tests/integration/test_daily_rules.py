@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from omsx.settings import Settings
 from storage.bulk import insert_rows
 from storage.care import CareCase, Invoice
+from storage.daily import daily_status
 from storage.db import dispose_engines, get_engine, session_scope
 from storage.events import EXAMS, ONCOLOGY, TELEMEDICINE, Event, HospReferral
 from storage.migrate import upgrade
@@ -207,3 +209,31 @@ def test_every_message_received_balances_and_a_missing_protocol_is_flagged(db: s
     with Session(get_engine(db)) as s:
         [row] = balance(s, today)
     assert (row["accepted"], row["unaccounted"]) == (0, 1)
+
+
+def test_a_failed_check_is_flagged_in_the_report_the_status_and_the_admin(
+    omsx_env: Settings, db: str
+) -> None:
+    from litestar.testing import TestClient
+
+    from admin.app import create_app
+    from workers.daily import consolidate
+
+    today = datetime.now(UTC).date()
+    package(db, 1)
+    with session_scope(db) as s:  # concluded, but its protocol never reached the outbox
+        transition(s, 1, source=(State.RECEIVED,), target=State.APPLIED, stage="test")
+    done = consolidate(today, omsx_env)
+    assert done.unbalanced == 1
+    with Session(get_engine(db)) as s:
+        status = daily_status(s)
+    assert status["latest"]["unbalanced"] == 1
+    assert status["unbalanced"] == [{"day": today.isoformat(), "role": "mo", "code": "640001",
+                                     "received": 1, "unaccounted": 1}]  # fmt: skip
+    with TestClient(app=create_app()) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "mo.640001" in page.text
+        report = client.get(f"/api/daily/{today.isoformat()}").json()
+        assert report["balance"][0]["unaccounted"] == 1
+        assert client.get("/api/daily/2001-01-01").status_code == 404
+        assert client.get("/api/daily/yesterday").status_code == 400
