@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from admin.cli import demo_phase
 from contracts.daily import XSD
 from contracts.generator import GeneratorConfig, generate
 from contracts.protocol import parse_protocol
-from omsx.settings import Settings
+from omsx.settings import Settings, get_settings
 from storage.daily import DailyAccompany, DailyBalance, DailyFigure, DailyRun
 from storage.db import get_engine
 from storage.models import Outbox
@@ -52,12 +53,17 @@ def stored_accompany(env: Settings, day: date) -> set[tuple[object, ...]]:
 
 
 def test_a_generated_month_consolidates_to_figures_recomputed_from_its_files(
-    pipeline_env: Settings, tmp_path: Path
+    pipeline_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from admin.cli import main
     from workers.daily import consolidate, iter_days
 
     n = N()
     env = horizons(pipeline_env, n)
+    for name, value in env.model_dump().items():  # `omsx consolidate` reads the environment
+        if name.startswith("daily_"):
+            monkeypatch.setenv(f"OMSX_{name.upper()}", str(value))
+    get_settings.cache_clear()
     manifest = generate(tmp_path, GeneratorConfig(mo=3, smo=2, cases=60, defects=0.1, seed=7))
     packages = sorted(manifest.packages, key=lambda p: demo_phase(p.kind, p.path.name))
     today = datetime.now(UTC).date()
@@ -75,10 +81,14 @@ def test_a_generated_month_consolidates_to_figures_recomputed_from_its_files(
     event_days = sorted(month.by_day)
     assert event_days[0] < date(2025, 11, 1) < event_days[-1] <= today
     days = [*iter_days(event_days[0], date(2025, 12, 15)), today]
-    totals = {}
+    for first, last in ((days[0], days[-2]), (today, today)):
+        ran = CliRunner().invoke(main, ["consolidate", "--date", f"{first}", "--to", f"{last}"])
+        assert ran.exit_code == 0, ran.output
+        assert ran.output.count("\n") >= (last - first).days + 3  # header, rule, a row per day
+    with Session(get_engine(env.database_url)) as s:
+        totals = {run.day: run for run in s.exec(select(DailyRun)).all()}
+    assert sorted(totals) == days
     for day in days:
-        done = consolidate(day, env)
-        totals[day] = done
         expected = month.figures(day)
         stored = stored_figures(env, day)
         assert stored == expected, (day, _diff(stored, expected))
