@@ -203,3 +203,27 @@ async def test_every_distinct_package_has_exactly_one_protocol(hub: Hub) -> None
     )
     assert rows and all(published for _, published in rows)
     assert len({m for m, _ in rows}) == len(rows)
+
+
+async def test_an_smo_reads_its_daily_extract_after_omsx_consolidate(hub: Hub) -> None:
+    from datetime import UTC, datetime
+
+    import xmlschema
+
+    from contracts.daily import XSD
+
+    since = datetime.now(UTC)
+    today = since.date().isoformat()
+    done = hub.omsx("consolidate", "--date", today)
+    assert done.returncode == 0, done.stderr
+    assert today in done.stdout
+    smo = await hub.gateway("smo.64004")
+    async with smo:
+        got = await smo.wait_delivery("daily", since, timeout=60)
+    schema = xmlschema.XMLSchema(str(XSD))
+    schema.validate(got.data)
+    extract = schema.to_dict(got.data)
+    assert (extract["ZGLV"]["SMO"], extract["ZGLV"]["REPORT_DATE"]) == ("64004", today)
+    assert got.file_name == f"RT64S64004_{since:%y%m%d}1.xml"
+    balance = hub.omsx("daily", "balance", "--date", today)
+    assert balance.returncode == 0, balance.stdout  # every message of the day accounted for
