@@ -14,6 +14,7 @@ Nothing here depends on the time of the run: the same events give the same repor
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -649,7 +650,7 @@ def queue_extracts(session: Session, report: Report, region: str, built: datetim
             file_name=extract_file_name(region, smo, report.day),
             body=body,
             kind="daily",
-            headers=f'{{"{H.SHA256}": "{sha}"}}',
+            headers=json.dumps({H.SHA256: sha}),
         )
     return queued
 

@@ -144,8 +144,16 @@ def test_a_generated_month_consolidates_to_figures_recomputed_from_its_files(
         }  # fmt: skip
         assert listed == {a for a in month.accompany(day) if a[0] == smo}
 
-    # a re-run replaces the day with the same figures and sends no second extract
+    # the analysts' view of a day: the same figures, as CSV
     busiest = max(days, key=lambda day: totals[day].figures)
+    shown = CliRunner().invoke(main, ["daily", "figures", "--date", f"{busiest}", "--scope",
+                                      "smo", "--code", "64001", "--format", "csv"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.strip().splitlines()[1:]
+    mine = {k: v for k, v in stored_figures(env, busiest).items() if k[:2] == ("smo", "64001")}
+    assert len(lines) == len(mine) > 0
+
+    # a re-run replaces the day with the same figures and sends no second extract
     before = stored_figures(env, busiest)
     again = consolidate(busiest, env)
     assert stored_figures(env, busiest) == before
