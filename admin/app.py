@@ -1,35 +1,91 @@
-"""The Litestar admin app. This first version shows the overview with live queue
-counts; the admin issue builds out packages, dead letters, persons and claims.
+"""The Litestar admin app: the overview with live queue counts and the daily reports,
+behind a login (:mod:`admin.auth`); the admin issue builds out packages, dead letters,
+persons and claims.
 
 Every asset is served by the app itself (closed network, no CDN).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from litestar import Litestar, get
-from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath
+from litestar import Litestar, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 
+from admin.auth import Operator, authenticate, csrf, session_auth, session_store
 from admin.overview import overview
-from omsx.logs import configure_logging
+from omsx.logs import configure_logging, get_logger
 from omsx.settings import get_settings
 from storage.daily import daily_report
 from storage.db import get_engine, session_scope
+from storage.users import audit
 
 TEMPLATES = Path(__file__).parent / "templates"
+log = get_logger("admin")
+
+
+@dataclass
+class LoginForm:
+    username: str = ""
+    password: str = ""
+    next: str = "/"
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this app: never another host (``//evil``, ``https://…``)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@get("/login", sync_to_thread=False)
+def login_page(next: FromQuery[str] = "/") -> Template:
+    return Template("login.html", context={"next": _safe_next(next), "error": None})
+
+
+@post("/login", sync_to_thread=True, status_code=303)
+def login(
+    request: Request[Any, Any, Any],
+    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect | Template:
+    with session_scope() as session:
+        operator = authenticate(session, data.username, data.password)
+        audit(session, data.username[:64], "login" if operator else "login-failed")
+    if operator is None:
+        log.info("admin.login_failed")
+        return Template("login.html", status_code=401,
+                        context={"next": _safe_next(data.next),
+                                 "error": "Неверное имя или пароль"})  # fmt: skip
+    request.clear_session()
+    request.set_session({"user_id": operator.id})
+    log.info("admin.login", user_id=operator.id)
+    return Redirect(_safe_next(data.next), status_code=303)
+
+
+@post("/logout", sync_to_thread=False, status_code=303)
+def logout(request: Request[Operator, Any, Any]) -> Redirect:
+    request.clear_session()
+    return Redirect("/login", status_code=303)
 
 
 @get("/", sync_to_thread=True)
-def index() -> Template:
-    return Template("index.html", context={"data": overview(get_settings())})
+def index(request: Request[Operator, Any, Any]) -> Template:
+    return Template("index.html", context={"data": overview(get_settings()), "user": request.user})
 
 
 @get("/api/overview", sync_to_thread=True)
@@ -62,9 +118,32 @@ def health() -> dict[str, str]:
     return status
 
 
+def _unauthenticated(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    """No session: a page goes to the login, the API answers 401."""
+    if request.url.path.startswith("/api/"):
+        return Response({"status_code": 401, "detail": "log in first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    if request.url.path.startswith("/api/"):
+        return Response({"status_code": 403, "detail": exc.detail}, status_code=403)
+    return Template("forbidden.html", status_code=403, context={"detail": exc.detail})
+
+
 def create_app() -> Litestar:
     configure_logging()
+    settings = get_settings()
+    auth = session_auth(settings)
     return Litestar(
-        route_handlers=[index, api_overview, api_daily, health],
+        route_handlers=[login_page, login, logout, index, api_overview, api_daily, health],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        on_app_init=[auth.on_app_init],
+        stores={"sessions": session_store(settings)},
+        csrf_config=csrf(settings),
+        exception_handlers={
+            NotAuthorizedException: _unauthenticated,
+            PermissionDeniedException: _forbidden,
+        },
     )

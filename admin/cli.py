@@ -49,9 +49,11 @@ def main() -> None:
 def up(procfile: Path) -> None:
     """Prepare the database and start every Procfile process (honcho)."""
     _prepare_database()
+    _demo_login()
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     honcho = shutil.which("honcho") or str(Path(bin_dir) / "honcho")
+    sys.stdout.flush()  # the demo login must not stay in a buffer execv discards
     os.execv(honcho, [honcho, "start", "-f", str(procfile), "-d", str(Path.cwd())])  # noqa: S606
 
 
@@ -774,3 +776,123 @@ def daily_balance(day: str | None, fmt: str) -> None:
     _emit(header, rows, fmt)
     if any(not b.balanced for b in found):
         sys.exit(1)
+
+
+# ---------------------------------------------------------------- admin users
+
+
+ROLE_CHOICE = click.Choice(["viewer", "operator", "admin"])
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"a password has at least {MIN_PASSWORD} characters")
+    return str(password)
+
+
+MIN_PASSWORD = 10
+
+
+@main.group()
+def users() -> None:
+    """Logins of the admin (roles: viewer, operator — replays, admin — purge, users)."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
+def users_add(username: str, role: str, password_stdin: bool) -> None:
+    """Create a login (the first one: ``omsx users add NAME --role admin``)."""
+    from admin.auth import hash_password
+    from storage.db import session_scope
+    from storage.users import AdminUser, audit, user_by_name
+
+    _prepare_database(seed=False)
+    password = _read_password(password_stdin)
+    with session_scope() as session:
+        if user_by_name(session, username) is not None:
+            raise click.ClickException(f"user {username!r} exists; omsx users passwd changes it")
+        session.add(AdminUser(username=username, password_hash=hash_password(password), role=role))
+        audit(session, "cli", "user-add", target=username, detail=f"role {role}")
+    click.echo(f"user {username} added ({role})")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set a user's password."""
+    from admin.auth import hash_password
+    from storage.db import session_scope
+    from storage.users import audit, user_by_name
+
+    password = _read_password(password_stdin)
+    with session_scope() as session:
+        user = user_by_name(session, username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        user.password_hash = hash_password(password)
+        session.add(user)
+        audit(session, "cli", "user-passwd", target=username)
+    click.echo(f"password of {username} changed")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a login (its sessions end at their next request)."""
+    from storage.db import session_scope
+    from storage.users import audit, user_by_name
+
+    with session_scope() as session:
+        user = user_by_name(session, username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        user.active = False
+        session.add(user)
+        audit(session, "cli", "user-disable", target=username)
+    click.echo(f"user {username} disabled")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every login, its role and when it last logged in."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.users import AdminUser
+
+    with session_scope() as session:
+        found = session.exec(select(AdminUser).order_by(AdminUser.username)).all()
+    rows = [[u.username, u.role, "yes" if u.active else "no",
+             u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else ""]
+            for u in found]  # fmt: skip
+    _emit(["user", "role", "active", "last login"], rows, "table")
+
+
+def _demo_login() -> None:
+    """With no login yet (a fresh ``make run``): create ``demo`` (operator) with a random
+    password and print it once."""
+    import secrets
+
+    from admin.auth import hash_password
+    from storage.db import session_scope
+    from storage.users import AdminUser, any_users, audit
+
+    with session_scope() as session:
+        if any_users(session):
+            return
+        password = secrets.token_urlsafe(12)
+        session.add(AdminUser(username="demo", password_hash=hash_password(password),
+                              role="operator"))  # fmt: skip
+        audit(session, "cli", "user-add", target="demo", detail="role operator (demo login)")
+    settings = get_settings()
+    click.echo(
+        f"admin: http://{settings.admin_host}:{settings.admin_port}/ — log in as demo / "
+        f"{password} (shown once; omsx users add NAME --role admin for your own)"
+    )

@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     # admin
     admin_host: str = Field("127.0.0.1", description="Admin bind address")
     admin_port: int = Field(8000, description="Admin port")
+    admin_secret: str | None = Field(
+        None,
+        min_length=32,
+        description="Signs the admin's CSRF tokens; the same on every admin instance "
+        "(default: generated once into <data dir>/admin.secret)",
+    )
+    admin_session_s: int = Field(
+        8 * 3600, ge=60, description="An admin session ends after this long without a request"
+    )
+    admin_cookie_secure: bool = Field(
+        False, description="Send the admin's cookies over HTTPS only (behind a TLS proxy)"
+    )
 
     # logging
     log_level: str = Field("INFO", description="Minimum log level")

@@ -9,10 +9,6 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 # importing the model modules registers their tables on SQLModel.metadata
-import storage.care
-import storage.daily
-import storage.events
-import storage.models  # noqa: F401
 from storage.db import make_engine
 
 config = context.config

@@ -24,6 +24,27 @@ def _get(url: str) -> str:
         return resp.read().decode()
 
 
+def _log_in_as_demo(base: str, up_log: Path) -> str:
+    """Log in with the one-time demo login ``omsx up`` printed; the overview page."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    printed = re.search(r"log in as demo / (\S+) ", up_log.read_text())
+    assert printed, up_log.read_text()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(f"{base}/login", timeout=5) as resp:
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', resp.read().decode())
+    assert token
+    form = {"username": "demo", "password": printed.group(1), "next": "/",
+            "_csrf_token": token.group(1)}  # fmt: skip
+    body = urllib.parse.urlencode(form).encode()
+    with opener.open(f"{base}/login", data=body, timeout=5) as resp:  # follows to /
+        return str(resp.read().decode())
+
+
 def _wait_http(url: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -57,8 +78,10 @@ def test_omsx_up_runs_every_process_answers_a_publish_and_stops_on_ctrl_c(tmp_pa
         start_new_session=True,
     )
     try:
-        page = _wait_http(f"http://127.0.0.1:{admin_port}/")
-        assert "Очереди" in page
+        page = _wait_http(f"http://127.0.0.1:{admin_port}/")  # the login, before any session
+        assert "Войти" in page
+        page = _log_in_as_demo(f"http://127.0.0.1:{admin_port}", tmp_path / "up.log")
+        assert "Очереди" in page and "demo (operator)" in page
         name, data = register("HM640001S64004_25111", n=2)
         erz_name, erz = erz_for((name, data))
         (tmp_path / name).write_bytes(data)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
@@ -217,6 +218,8 @@ def test_a_failed_check_is_flagged_in_the_report_the_status_and_the_admin(
     from litestar.testing import TestClient
 
     from admin.app import create_app
+    from admin.cli import main
+    from tests.integration.adminweb import PASSWORD, log_in
     from workers.daily import consolidate
 
     today = datetime.now(UTC).date()
@@ -230,7 +233,11 @@ def test_a_failed_check_is_flagged_in_the_report_the_status_and_the_admin(
     assert status["latest"]["unbalanced"] == 1
     assert status["unbalanced"] == [{"day": today.isoformat(), "role": "mo", "code": "640001",
                                      "received": 1, "unaccounted": 1}]  # fmt: skip
+    added = CliRunner().invoke(main, ["users", "add", "vera", "--password-stdin"],
+                               input=PASSWORD + "\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
     with TestClient(app=create_app()) as client:
+        log_in(client, "vera")
         page = client.get("/")
         assert page.status_code == 200 and "mo.640001" in page.text
         report = client.get(f"/api/daily/{today.isoformat()}").json()

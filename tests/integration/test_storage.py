@@ -164,7 +164,8 @@ def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
     import storage.care
     import storage.daily
     import storage.events
-    import storage.models  # noqa: F401 - every table is declared on import
+    import storage.models
+    import storage.users  # noqa: F401 - every table is declared on import
 
     with get_engine(db).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)

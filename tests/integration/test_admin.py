@@ -1,0 +1,110 @@
+"""The admin behind its login: sessions in real Redis, users in SQLite and PostgreSQL,
+Litestar's test client (issue "Admin" → Access)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from litestar.testing import TestClient
+from sqlmodel import Session, select
+
+from omsx.settings import Settings
+from storage.db import dispose_engines, get_engine
+from storage.migrate import upgrade
+from storage.users import AuditEntry
+from tests.integration.adminweb import PASSWORD, csrf_of, log_in
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def admin_env(omsx_env: Settings, database_url: str) -> Iterator[Settings]:
+    from admin.cli import main
+
+    upgrade(omsx_env.database_url)
+    for name, role in (("vera", "viewer"), ("oleg", "operator"), ("anna", "admin")):
+        added = CliRunner().invoke(main, ["users", "add", name, "--role", role,
+                                          "--password-stdin"], input=PASSWORD + "\n")  # fmt: skip
+        assert added.exit_code == 0, added.output
+    yield omsx_env
+    dispose_engines()
+
+
+@pytest.fixture
+def client(admin_env: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    from admin.app import create_app
+
+    with TestClient(app=create_app()) as c:
+        yield c
+
+
+def test_without_a_session_pages_go_to_the_login_and_the_api_answers_401(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    page = client.get("/?x=1", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2F%3Fx%3D1"
+    assert client.get("/api/overview").status_code == 401
+    assert client.get("/health").status_code == 200  # public
+
+
+def test_a_login_opens_the_pages_and_a_logout_closes_them(client: TestClient) -> None:  # type: ignore[type-arg]
+    done = log_in(client, "vera", next_="/api/overview")
+    assert done.status_code == 303 and done.headers["location"] == "/api/overview"
+    assert client.get("/api/overview").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and "vera (viewer)" in page.text
+    out = client.post("/logout", data={"_csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/api/overview").status_code == 401
+
+
+def test_wrong_passwords_and_unknown_users_are_refused_alike_and_audited(
+    client: TestClient,
+    admin_env: Settings,  # type: ignore[type-arg]
+) -> None:
+    for user, password in (("vera", "wrong password"), ("nobody", PASSWORD)):
+        refused = log_in(client, user, password)
+        assert refused.status_code == 401 and "Неверное имя или пароль" in refused.text
+    assert client.get("/api/overview").status_code == 401
+    with Session(get_engine(admin_env.database_url)) as s:
+        actions = [(a.username, a.action) for a in s.exec(select(AuditEntry)).all()]
+    assert ("vera", "login-failed") in actions and ("nobody", "login-failed") in actions
+
+
+def test_a_post_without_the_csrf_token_is_refused(client: TestClient) -> None:  # type: ignore[type-arg]
+    client.get("/login")
+    posted = client.post("/login", data={"username": "vera", "password": PASSWORD})
+    assert posted.status_code == 403
+    assert client.get("/api/overview").status_code == 401
+
+
+def test_the_next_parameter_never_leaves_the_app(client: TestClient) -> None:  # type: ignore[type-arg]
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil"):
+        assert log_in(client, "vera", next_=target).headers["location"] == "/"
+
+
+def test_a_disabled_user_is_out_at_the_next_request(
+    client: TestClient,
+    admin_env: Settings,  # type: ignore[type-arg]
+) -> None:
+    from admin.cli import main
+
+    log_in(client, "oleg")
+    assert client.get("/api/overview").status_code == 200
+    assert CliRunner().invoke(main, ["users", "disable", "oleg"]).exit_code == 0
+    assert client.get("/api/overview").status_code == 401
+    assert log_in(client, "oleg").status_code == 401
+
+
+def test_users_add_refuses_a_repeat_and_a_short_password(admin_env: Settings) -> None:
+    from admin.cli import main
+
+    again = CliRunner().invoke(main, ["users", "add", "vera", "--password-stdin"],
+                               input=PASSWORD + "\n")  # fmt: skip
+    assert again.exit_code == 1 and "exists" in again.output
+    short = CliRunner().invoke(main, ["users", "add", "ivan", "--password-stdin"], input="abc\n")
+    assert short.exit_code == 2 and "at least 10" in short.output
+    listed = CliRunner().invoke(main, ["users", "list"])
+    assert all(name in listed.output for name in ("vera", "oleg", "anna"))
