@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from admin.auth import Operator, authenticate, csrf, session_auth, session_store
 from admin.overview import overview
+from admin.packages import ROUTES as PACKAGE_ROUTES
 from omsx.logs import configure_logging, get_logger
 from omsx.settings import get_settings
 from storage.daily import daily_report
@@ -137,7 +138,16 @@ def create_app() -> Litestar:
     settings = get_settings()
     auth = session_auth(settings)
     return Litestar(
-        route_handlers=[login_page, login, logout, index, api_overview, api_daily, health],
+        route_handlers=[
+            login_page,
+            login,
+            logout,
+            index,
+            api_overview,
+            api_daily,
+            health,
+            *PACKAGE_ROUTES,
+        ],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         on_app_init=[auth.on_app_init],
         stores={"sessions": session_store(settings)},

@@ -108,3 +108,51 @@ def test_users_add_refuses_a_repeat_and_a_short_password(admin_env: Settings) ->
     assert short.exit_code == 2 and "at least 10" in short.output
     listed = CliRunner().invoke(main, ["users", "list"])
     assert all(name in listed.output for name in ("vera", "oleg", "anna"))
+
+
+def test_a_package_is_found_read_and_its_bytes_are_for_admins_only(
+    pipeline_env: Settings, database_url: str
+) -> None:
+    from admin.app import create_app
+    from admin.cli import main
+    from tests.builders import erz_for, register
+    from tests.integration.pipeline import through
+
+    for name, role in (("vera", "viewer"), ("anna", "admin")):
+        CliRunner().invoke(main, ["users", "add", name, "--role", role, "--password-stdin"],
+                           input=PASSWORD + "\n")  # fmt: skip
+    name, data = register("HM640001S64004_25111", n=3)
+    erz_name, erz = erz_for((name, data))
+    through(pipeline_env, erz_name, erz, 1)
+    pid = through(pipeline_env, name, data, 2)
+    with TestClient(app=create_app()) as client:
+        log_in(client, "vera")
+        found = client.get("/api/packages", params={"participant": "640001"}).json()
+        assert [p["id"] for p in found["packages"]] == [pid] and found["next_before"] is None
+        assert client.get("/api/packages", params={"file_name": "HM6400"}).json()["packages"]
+        assert not client.get("/api/packages", params={"file_name": "HM6400%"}).json()["packages"]
+        first = client.get("/api/packages", params={"limit": 1}).json()
+        assert first["next_before"] == pid  # newest first; the erz is on the next page
+        rest = client.get("/api/packages", params={"limit": 1, "before": pid}).json()
+        assert [p["file_name"] for p in rest["packages"]] == [erz_name]
+        assert client.get("/api/packages", params={"state": "nonsense"}).status_code == 400
+        assert client.get("/api/packages", params={"since": "yesterday"}).status_code == 400
+        listing = client.get("/packages", params={"kind": "registry"})
+        assert listing.status_code == 200 and name in listing.text
+        detail = client.get(f"/api/packages/{pid}").json()
+        assert detail["package"]["state"] == "applied" and detail["protocol"]["result"] == "A"
+        assert [e["stage"] for e in detail["timeline"]][:1] == ["ingest"]
+        assert detail["invoice"]["cases"] == 3
+        page = client.get(f"/packages/{pid}")
+        assert "Ход обработки" in page.text and "RESULT A" in page.text
+        assert "Скачать" not in page.text  # a viewer is not offered the bytes
+        raw = client.get(f"/packages/{pid}/protocol.xml")
+        assert raw.status_code == 200 and b"<FLK_P>" in raw.content
+        assert client.get(f"/packages/{pid}/download").status_code == 403
+        assert client.get("/api/packages/999999").status_code == 404
+        log_in(client, "anna")
+        got = client.get(f"/packages/{pid}/download")
+        assert got.status_code == 200 and got.content == data
+    with Session(get_engine(pipeline_env.database_url)) as s:
+        audits = s.exec(select(AuditEntry).where(AuditEntry.action == "download")).all()
+    assert [(a.username, a.target) for a in audits] == [("anna", name)]

@@ -1,0 +1,118 @@
+"""Queries of the admin's package pages: search with keyset paging, and one package's
+detail (timeline, protocol, what it touched).
+
+Paging is by id, newest first (``before`` = the last id of the previous page): each page
+is one index range scan however deep the operator pages, where OFFSET would read every
+row it skips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from storage.care import Invoice
+from storage.models import Outbox, Package, PackageEvent, Receipt
+
+PAGE = 50
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class PackageFilter:
+    participant: str | None = None  # sender code (МО, СМО, ТФОМС)
+    kind: str | None = None
+    period: str | None = None  # YYMM of the file name, as stored
+    state: str | None = None
+    file_name: str | None = None  # a prefix of the name
+    since: date | None = None  # received on or after (UTC)
+    until: date | None = None  # received on or before (UTC)
+
+
+@dataclass
+class PackagePage:
+    rows: list[dict[str, Any]]
+    next_before: int | None  # pass as ``before`` for the next page; None: the last page
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def search_packages(
+    session: Session, where: PackageFilter, *, before: int | None = None, limit: int = PAGE
+) -> PackagePage:
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(
+        col(Package.id), col(Package.file_name), col(Package.sender_role),
+        col(Package.sender_code), col(Package.kind), col(Package.file_type),
+        col(Package.period), col(Package.state), col(Package.result), col(Package.records),
+        col(Package.n_acc), col(Package.n_rej), col(Package.size), col(Package.received_at),
+        col(Package.updated_at),
+    )  # fmt: skip
+    if where.participant:
+        stmt = stmt.where(col(Package.sender_code) == where.participant)
+    if where.kind:
+        stmt = stmt.where(col(Package.kind) == where.kind)
+    if where.period:
+        stmt = stmt.where(col(Package.period) == where.period)
+    if where.state:
+        stmt = stmt.where(col(Package.state) == where.state)
+    if where.file_name:
+        escaped = where.file_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(col(Package.file_name).like(f"{escaped}%", escape="\\"))
+    if where.since:
+        stmt = stmt.where(col(Package.received_at) >= _day_start(where.since))
+    if where.until:
+        stmt = stmt.where(col(Package.received_at) < _day_start(where.until + timedelta(days=1)))
+    if before is not None:
+        stmt = stmt.where(col(Package.id) < before)
+    found = session.execute(stmt.order_by(col(Package.id).desc()).limit(limit + 1)).mappings()
+    rows = [dict(r) for r in found]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return PackagePage(rows, rows[-1]["id"] if more and rows else None)
+
+
+@dataclass
+class PackageDetail:
+    package: Package
+    timeline: list[PackageEvent]
+    receipts: list[Receipt]
+    protocol: Outbox | None
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    invoice: Invoice | None = None
+
+
+def package_detail(session: Session, package_id: int) -> PackageDetail | None:
+    package = session.get(Package, package_id)
+    if package is None:
+        return None
+    timeline = session.execute(
+        select(PackageEvent)
+        .where(col(PackageEvent.package_id) == package_id)
+        .order_by(col(PackageEvent.at), col(PackageEvent.id))
+    ).scalars()
+    receipts = session.execute(
+        select(Receipt).where(col(Receipt.package_id) == package_id).order_by(col(Receipt.id))
+    ).scalars()
+    sent = session.execute(
+        select(
+            col(Outbox.id), col(Outbox.kind), col(Outbox.subject), col(Outbox.file_name),
+            col(Outbox.created_at), col(Outbox.published_at), col(Outbox.receipt_seq),
+            func.length(Outbox.body).label("size"),
+        )
+        .where(col(Outbox.package_id) == package_id)
+        .order_by(col(Outbox.id))
+    ).mappings()  # fmt: skip
+    outbox = [dict(r) for r in sent]
+    first_protocol = next((r for r in outbox if r["kind"] == "protocol"), None)
+    protocol = session.get(Outbox, first_protocol["id"]) if first_protocol else None
+    invoice = session.execute(
+        select(Invoice).where(col(Invoice.package_id) == package_id)
+    ).scalar_one_or_none()
+    return PackageDetail(package, list(timeline), list(receipts), protocol, outbox, invoice)
