@@ -51,3 +51,20 @@ class StageLog(Middleware):
         message.options.pop("_omsx_t0", None)
         log.info("message.processed", outcome="skipped")
         structlog.contextvars.clear_contextvars()
+
+
+class DeadLetterReason(Middleware):
+    """Keeps why a message was dead-lettered: the Redis broker stores the message as it
+    was enqueued, without the traceback Retries attached. The last line of the traceback
+    (the exception's class and message — no personal data, by policy) goes into the hash
+    ``dramatiq:<queue>.XQ.reasons`` under the message's Redis id
+    (:mod:`workers.deadletters` reads and prunes it)."""
+
+    def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        client = getattr(broker, "client", None)
+        redis_id = message.options.get("redis_message_id")
+        if client is None or not redis_id:
+            return
+        lines = [ln for ln in str(message.options.get("traceback") or "").splitlines() if ln]
+        reason = lines[-1].strip()[:300] if lines else "unknown"
+        client.hset(f"dramatiq:{message.queue_name}.XQ.reasons", redis_id, reason)
