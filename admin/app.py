@@ -28,6 +28,7 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 
 from admin.auth import Operator, authenticate, csrf, session_auth, session_store
+from admin.deadletters import ROUTES as DEAD_ROUTES
 from admin.overview import overview
 from admin.packages import ROUTES as PACKAGE_ROUTES
 from omsx.logs import configure_logging, get_logger
@@ -147,6 +148,7 @@ def create_app() -> Litestar:
             api_daily,
             health,
             *PACKAGE_ROUTES,
+            *DEAD_ROUTES,
         ],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         on_app_init=[auth.on_app_init],

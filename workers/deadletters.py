@@ -112,6 +112,7 @@ def replay(client: redis.Redis, broker: dramatiq.Broker, letters: Iterable[DeadL
     done = 0
     for letter in letters:
         message = Message.decode(letter.raw)
+        broker.declare_queue(message.queue_name)  # a no-op where it is known already
         options = {k: v for k, v in message.options.items()
                    if k not in {"retries", "traceback", "redis_message_id"}}  # fmt: skip
         broker.enqueue(dataclasses.replace(message, options=options))

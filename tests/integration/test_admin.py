@@ -14,7 +14,7 @@ from omsx.settings import Settings
 from storage.db import dispose_engines, get_engine
 from storage.migrate import upgrade
 from storage.users import AuditEntry
-from tests.integration.adminweb import PASSWORD, csrf_of, log_in
+from tests.integration.adminweb import PASSWORD, api_post, csrf_of, log_in
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +156,42 @@ def test_a_package_is_found_read_and_its_bytes_are_for_admins_only(
     with Session(get_engine(pipeline_env.database_url)) as s:
         audits = s.exec(select(AuditEntry).where(AuditEntry.action == "download")).all()
     assert [(a.username, a.target) for a in audits] == [("anna", name)]
+
+
+def test_dead_letters_by_role_dry_run_first_and_audited(
+    admin_env: Settings, dead: tuple[object, object, list[int]], fresh_redis: object
+) -> None:
+    import workers.actors  # noqa: F401 - the app's broker knows the pipeline's queues
+    from admin.app import create_app
+    from workers.broker import broker
+
+    with TestClient(app=create_app()) as client:
+        log_in(client, "vera")
+        listed = client.get("/api/dead").json()["dead"]
+        assert [(d["actor"], d["package_id"], d["error_class"]) for d in listed] == [
+            ("apply", 7, "Flaky")
+        ]
+        assert "Flaky" in client.get("/dead").text
+        assert api_post(client, "/api/dead/replay", {"queue": "apply"}).status_code == 403
+        assert api_post(client, "/api/dead/purge", {}).status_code == 403
+
+        log_in(client, "oleg")
+        assert api_post(client, "/api/dead/purge", {}).status_code == 403
+        assert api_post(client, "/api/dead/replay", {"queue": "nope"}).status_code == 400
+        dry = api_post(client, "/api/dead/replay", {"error_class": "Flaky"}).json()
+        assert (dry["dry_run"], dry["matched"], dry["done"]) == (True, 1, 0)
+        assert len(client.get("/api/dead").json()["dead"]) == 1  # a dry run changes nothing
+        queued = broker.queues["apply"].qsize()  # type: ignore[attr-defined]
+        done = api_post(client, "/api/dead/replay", {"error_class": "Flaky", "confirm": "1"})
+        assert done.json()["done"] == 1
+        assert client.get("/api/dead").json()["dead"] == []
+        assert broker.queues["apply"].qsize() == queued + 1  # type: ignore[attr-defined]
+        broker.flush("apply")  # type: ignore[attr-defined]
+
+        log_in(client, "anna")
+        purged = api_post(client, "/api/dead/purge", {"confirm": "1"}).json()
+        assert (purged["matched"], purged["done"]) == (0, 0)
+    with Session(get_engine(admin_env.database_url)) as s:
+        actions = [(a.username, a.action, a.count) for a in s.exec(select(AuditEntry)).all()
+                   if a.action in {"replay", "purge"}]  # fmt: skip
+    assert actions == [("oleg", "replay", 1), ("anna", "purge", 0)]

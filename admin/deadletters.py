@@ -1,0 +1,141 @@
+"""The admin's dead letters: the list (filter by queue, actor, error class, package),
+replay — one, or every one matching the filter after a dry-run count — for operators,
+purge for admins; every action is audited (who, when, what filter, how many)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+import redis
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.params import Body, FromQuery, JSONBody
+from litestar.response import Template
+
+from admin.auth import Operator, requires
+from omsx.settings import get_settings
+from storage.db import session_scope
+from storage.users import Role, audit
+from workers.broker import QUEUES, broker
+from workers.deadletters import DeadFilter, DeadLetter, dead_letters, purge, replay
+
+
+@dataclass
+class DeadForm:
+    """A filter, and what to do with what it matches (forms and the JSON API alike)."""
+
+    queue: str = ""
+    actor: str = ""
+    error_class: str = ""
+    package_id: str = ""
+    message_id: str = ""  # one letter only
+    confirm: str = ""  # empty: a dry run that only counts
+
+    def where(self) -> DeadFilter:
+        if self.queue and self.queue not in QUEUES:
+            raise ValidationException(f"queue: {self.queue!r} is none of {', '.join(QUEUES)}")
+        if self.package_id and not self.package_id.isdigit():
+            raise ValidationException(f"package_id: {self.package_id!r} is not a number")
+        return DeadFilter(self.queue or None, self.actor or None, self.error_class or None,
+                          int(self.package_id) if self.package_id else None)  # fmt: skip
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in asdict(self).items() if v and k != "confirm"]
+        return " ".join(parts) or "all"
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=5)
+
+
+def _matching(client: redis.Redis, form: DeadForm) -> list[DeadLetter]:
+    found = dead_letters(client, form.where())
+    if form.message_id:
+        found = [letter for letter in found if letter.message_id == form.message_id]
+    return found
+
+
+def _act(request: Request[Operator, Any, Any], form: DeadForm, action: str) -> dict[str, Any]:
+    client = _client()
+    try:
+        found = _matching(client, form)
+        if not form.confirm:
+            return {"action": action, "dry_run": True, "matched": len(found), "done": 0,
+                    "filter": form.describe()}  # fmt: skip
+        done = replay(client, broker, found) if action == "replay" else purge(client, found)
+    finally:
+        client.close()
+    with session_scope() as session:
+        audit(session, request.user.username, action, target=form.describe(), count=done)
+    return {"action": action, "dry_run": False, "matched": len(found), "done": done,
+            "filter": form.describe()}  # fmt: skip
+
+
+def _listing(form: DeadForm) -> list[dict[str, Any]]:
+    client = _client()
+    try:
+        return [letter.as_dict() for letter in _matching(client, form)]
+    finally:
+        client.close()
+
+
+@get("/api/dead", sync_to_thread=True)
+def api_dead(
+    *,
+    queue: FromQuery[str] = "",
+    actor: FromQuery[str] = "",
+    error_class: FromQuery[str] = "",
+    package_id: FromQuery[str] = "",
+) -> dict[str, Any]:
+    return {"dead": _listing(DeadForm(queue, actor, error_class, package_id))}
+
+
+@post("/api/dead/replay", sync_to_thread=True, guards=[requires(Role.operator)], status_code=200)
+def api_dead_replay(
+    request: Request[Operator, Any, Any], data: JSONBody[DeadForm]
+) -> dict[str, Any]:
+    """Without ``confirm``: how many would be replayed; with it: replay them."""
+    return _act(request, data, "replay")
+
+
+@post("/api/dead/purge", sync_to_thread=True, guards=[requires(Role.admin)], status_code=200)
+def api_dead_purge(
+    request: Request[Operator, Any, Any], data: JSONBody[DeadForm]
+) -> dict[str, Any]:
+    return _act(request, data, "purge")
+
+
+@get("/dead", sync_to_thread=True)
+def dead_page(
+    request: Request[Operator, Any, Any],
+    *,
+    queue: FromQuery[str] = "",
+    actor: FromQuery[str] = "",
+    error_class: FromQuery[str] = "",
+    package_id: FromQuery[str] = "",
+) -> Template:
+    form = DeadForm(queue, actor, error_class, package_id)
+    return Template("dead.html", context={"user": request.user, "form": form, "queues": QUEUES,
+                                          "dead": _listing(form), "result": None})  # fmt: skip
+
+
+Form = Annotated[DeadForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+@post("/dead/replay", sync_to_thread=True, guards=[requires(Role.operator)], status_code=200)
+def dead_replay(request: Request[Operator, Any, Any], data: Form) -> Template:
+    result = _act(request, data, "replay")
+    return Template("dead.html", context={"user": request.user, "form": data, "queues": QUEUES,
+                                          "dead": _listing(data), "result": result})  # fmt: skip
+
+
+@post("/dead/purge", sync_to_thread=True, guards=[requires(Role.admin)], status_code=200)
+def dead_purge(request: Request[Operator, Any, Any], data: Form) -> Template:
+    result = _act(request, data, "purge")
+    return Template("dead.html", context={"user": request.user, "form": data, "queues": QUEUES,
+                                          "dead": _listing(data), "result": result})  # fmt: skip
+
+
+ROUTES = [api_dead, api_dead_replay, api_dead_purge, dead_page, dead_replay, dead_purge]
