@@ -2,11 +2,12 @@
 broker (``dramatiq:<queue>.XQ`` — ids by the time they died — and ``….XQ.msgs`` — the
 encoded messages) for ``dead_message_ttl``.
 
-Operators list them (with the error class that
-:class:`workers.middleware.DeadLetterReason` kept from the traceback), replay them — one, or every one matching a filter, with a dry-run count first —
-and purge them. A replay enqueues the message again with its retries reset, then
-removes it from the dead letters; a message that cannot be decoded is reported, never
-dropped silently.
+Operators list them, with the error class that
+:class:`workers.middleware.DeadLetterReason` kept from the traceback. They replay them
+(one, or every one matching a filter, after a dry-run count) and purge them. A replay
+enqueues the message again with its retries reset, then removes it from the dead
+letters. A message that cannot be decoded is listed as ``undecodable`` (it can be
+purged, not replayed), never dropped silently.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any
 import dramatiq
 import redis
 from dramatiq import Message
+from dramatiq.errors import DecodeError
 
 from workers.broker import QUEUES
 
 NAMESPACE = "dramatiq"
+UNDECODABLE = "undecodable"
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,17 @@ def dead_letters(client: redis.Redis, where: DeadFilter = DeadFilter()) -> list[
             message_id = mid.decode()
             if raw is None:  # expired between the two reads
                 continue
-            message = Message.decode(raw)
-            error_class, error = _error_of(reason)
-            letter = DeadLetter(queue, message_id, message.actor_name, tuple(message.args),
-                                datetime.fromtimestamp(score / 1000, UTC),
-                                int(message.options.get("retries", 0)), error_class, error,
-                                raw)  # fmt: skip
+            died = datetime.fromtimestamp(score / 1000, UTC)
+            try:
+                message = Message.decode(raw)
+            except DecodeError:
+                letter = DeadLetter(queue, message_id, "?", (), died, 0, UNDECODABLE,
+                                    "the stored message cannot be decoded", raw)  # fmt: skip
+            else:
+                error_class, error = _error_of(reason)
+                letter = DeadLetter(queue, message_id, message.actor_name, tuple(message.args),
+                                    died, int(message.options.get("retries", 0)), error_class,
+                                    error, raw)  # fmt: skip
             if where.matches(letter):
                 out.append(letter)
     return out
@@ -111,6 +119,8 @@ def replay(client: redis.Redis, broker: dramatiq.Broker, letters: Iterable[DeadL
     """Enqueue each letter again (retries reset), then drop it from the dead letters."""
     done = 0
     for letter in letters:
+        if letter.error_class == UNDECODABLE:
+            continue  # nothing to enqueue: purge it
         message = Message.decode(letter.raw)
         broker.declare_queue(message.queue_name)  # a no-op where it is known already
         options = {k: v for k, v in message.options.items()

@@ -40,3 +40,16 @@ def test_a_purged_dead_letter_is_gone_and_never_runs(
     assert not client.hlen("dramatiq:apply.XQ.reasons")
     time.sleep(0.5)
     assert seen == [-7]
+
+
+def test_a_corrupt_dead_letter_is_listed_as_undecodable_and_can_only_be_purged(
+    dead: tuple[redis.Redis, RedisBroker, list[int]],
+) -> None:
+    client, broker, _seen = dead
+    [letter] = dead_letters(client)
+    client.hset("dramatiq:apply.XQ.msgs", letter.message_id, b"\x00not a message")  # the fault
+    [broken] = dead_letters(client)
+    assert (broken.error_class, broken.actor) == ("undecodable", "?")
+    assert replay(client, broker, [broken]) == 0
+    assert dead_letters(client) == [broken]
+    assert purge(client, [broken]) == 1 and dead_letters(client) == []
