@@ -77,9 +77,7 @@ def case_events(
                 add("exam.dispensary", EXAMS, sl.get("DATE_2") or ended, sl.get("DS1"), k)
             for naz in items(sl, "NAZ"):
                 naz_n += 1
-                kind_of = naz.get("NAZ_R")  # a list where a format lets it repeat: the first
-                kind_of = kind_of[0] if isinstance(kind_of, list) and kind_of else kind_of
-                add("exam.referral", EXAMS, naz.get("NAPR_DATE") or ended, kind_of, naz_n)
+                add("exam.referral", EXAMS, naz.get("NAPR_DATE") or ended, naz.get("NAZ_R"), naz_n)
     cons_n = 0
     for k, sl in enumerate(sls, 1):
         ds1 = str(sl.get("DS1") or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-NAZ = [{"NAZ_N": "1", "NAZ_R": "1", "NAZ_SP": ["76"]}]
+NAZ = [{"NAZ_N": "1", "NAZ_R": "1", "NAZ_SP": "76"}]
 
 
 @pytest.mark.parametrize("rslt_d", ["3", "4", "5", "31", "32"])
