@@ -9,14 +9,14 @@ row it skips.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from storage.care import Invoice
-from storage.models import Outbox, Package, PackageEvent, Receipt
+from storage.models import Outbox, Package, PackageEvent, Receipt, utc_day
 
 PAGE = 50
 MAX_PAGE = 500
@@ -37,10 +37,6 @@ class PackageFilter:
 class PackagePage:
     rows: list[dict[str, Any]]
     next_before: int | None  # pass as ``before`` for the next page; None: the last page
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def search_packages(
@@ -66,9 +62,9 @@ def search_packages(
         escaped = where.file_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(col(Package.file_name).like(f"{escaped}%", escape="\\"))
     if where.since:
-        stmt = stmt.where(col(Package.received_at) >= _day_start(where.since))
+        stmt = stmt.where(col(Package.received_at) >= utc_day(where.since)[0])
     if where.until:
-        stmt = stmt.where(col(Package.received_at) < _day_start(where.until + timedelta(days=1)))
+        stmt = stmt.where(col(Package.received_at) < utc_day(where.until)[1])
     if before is not None:
         stmt = stmt.where(col(Package.id) < before)
     found = session.execute(stmt.order_by(col(Package.id).desc()).limit(limit + 1)).mappings()

@@ -9,7 +9,7 @@ re-publish of the same bytes is a duplicate receipt of the same package.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
@@ -18,6 +18,12 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_day(day: date) -> tuple[datetime, datetime]:
+    """The instants a UTC calendar day spans: [its midnight, the next midnight)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
 
 
 def _ts(**kw: object) -> Column[datetime]:

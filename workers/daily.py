@@ -55,7 +55,7 @@ from storage.events import (
     Event,
     HospReferral,
 )
-from storage.models import FINAL_STATES, Outbox, Package, Participant, Receipt, State
+from storage.models import FINAL_STATES, Outbox, Package, Participant, Receipt, State, utc_day
 from storage.packages import add_outbox
 from storage.registry import in_chunks
 from workers.broker import pipeline_actor
@@ -528,17 +528,12 @@ def _dispensary(session: Session, build: _Build) -> None:
 # ---------------------------------------------------------------- conservation
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
-
-
 def balance(session: Session, day: date) -> list[dict[str, Any]]:
     """Per participant, every message received on ``day`` (UTC): accepted, rejected, a
     duplicate — each answered by its protocol — or still in flight. Anything else (a
     final package with no protocol for that message, a protocol for a package not
     final) is ``unaccounted`` and fails the check."""
-    start, end = day_bounds(day)
+    start, end = utc_day(day)
     answered = (
         select(col(Outbox.id))
         .where(col(Outbox.kind) == "protocol", col(Outbox.receipt_seq) == Receipt.stream_seq)
