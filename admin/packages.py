@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
@@ -18,9 +19,9 @@ from contracts.protocol import parse_protocol
 from omsx.errors import OmsxError
 from omsx.settings import get_settings
 from storage.blobs import BlobStore
-from storage.browse import PAGE, PackageFilter, package_detail, search_packages
+from storage.browse import PAGE, PackageFilter, first_protocol, package_detail, search_packages
 from storage.db import session_scope
-from storage.models import State
+from storage.models import Package, State
 from storage.users import Role, audit
 
 STATES = [s.value for s in State]
@@ -35,27 +36,31 @@ def _date(value: str | None, name: str) -> date | None:
         raise ValidationException(f"{name}: {value!r} is not a date YYYY-MM-DD") from exc
 
 
-def _filter(
+def provide_filter(
     *,
-    participant: str | None,
-    kind: str | None,
-    period: str | None,
-    state: str | None,
-    file_name: str | None,
-    since: str | None,
-    until: str | None,
+    participant: FromQuery[str | None] = None,
+    kind: FromQuery[str | None] = None,
+    period: FromQuery[str | None] = None,
+    status: Annotated[str | None, QueryParameter(name="state")] = None,  # `state` is reserved
+    file_name: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
 ) -> PackageFilter:
-    if state and state not in STATES:
-        raise ValidationException(f"state: {state!r} is none of {', '.join(STATES)}")
+    """The search filter of the package page and its API, from the query string."""
+    if status and status not in STATES:
+        raise ValidationException(f"state: {status!r} is none of {', '.join(STATES)}")
     return PackageFilter(
         participant or None,
         kind or None,
         period or None,
-        state or None,
+        status or None,
         file_name or None,
         _date(since, "since"),
         _date(until, "until"),
     )
+
+
+FILTER = {"where": Provide(provide_filter, sync_to_thread=False)}
 
 
 def _search(where: PackageFilter, before: int | None, limit: int) -> dict[str, Any]:
@@ -71,54 +76,22 @@ def _search(where: PackageFilter, before: int | None, limit: int) -> dict[str, A
                        for k, v in asdict(where).items()}}  # fmt: skip
 
 
-@get("/api/packages", sync_to_thread=True)
+@get("/api/packages", sync_to_thread=True, dependencies=FILTER)
 def api_packages(
-    *,
-    participant: FromQuery[str | None] = None,
-    kind: FromQuery[str | None] = None,
-    period: FromQuery[str | None] = None,
-    status: Annotated[str | None, QueryParameter(name="state")] = None,  # `state` is reserved
-    file_name: FromQuery[str | None] = None,
-    since: FromQuery[str | None] = None,
-    until: FromQuery[str | None] = None,
+    where: NamedDependency[PackageFilter],
     before: FromQuery[int | None] = None,
     limit: FromQuery[int] = PAGE,
 ) -> dict[str, Any]:
     """Packages newest first; ``next_before`` pages on."""
-    where = _filter(
-        participant=participant,
-        kind=kind,
-        period=period,
-        state=status,
-        file_name=file_name,
-        since=since,
-        until=until,
-    )
     return _search(where, before, limit)
 
 
-@get("/packages", sync_to_thread=True)
+@get("/packages", sync_to_thread=True, dependencies=FILTER)
 def packages_page(
     request: Request[Operator, Any, Any],
-    *,
-    participant: FromQuery[str | None] = None,
-    kind: FromQuery[str | None] = None,
-    period: FromQuery[str | None] = None,
-    status: Annotated[str | None, QueryParameter(name="state")] = None,  # `state` is reserved
-    file_name: FromQuery[str | None] = None,
-    since: FromQuery[str | None] = None,
-    until: FromQuery[str | None] = None,
+    where: NamedDependency[PackageFilter],
     before: FromQuery[int | None] = None,
 ) -> Template:
-    where = _filter(
-        participant=participant,
-        kind=kind,
-        period=period,
-        state=status,
-        file_name=file_name,
-        since=since,
-        until=until,
-    )
     found = _search(where, before, PAGE)
     query = {k: v for k, v in found["filter"].items() if v}
     context = {"user": request.user, "found": found, "query": query, "states": STATES}
@@ -192,12 +165,12 @@ def package_page(request: Request[Operator, Any, Any], package_id: FromPath[int]
 def package_protocol(package_id: FromPath[int]) -> Response[bytes]:
     """The protocol as the participant received it (it holds no personal data)."""
     with session_scope() as session:
-        found = package_detail(session, package_id)
-    if found is None or found.protocol is None:
+        protocol = first_protocol(session, package_id)
+    if protocol is None:
         raise NotFoundException(f"no protocol for package {package_id}")
-    return Response(found.protocol.body, media_type="application/xml",
+    return Response(protocol.body, media_type="application/xml",
                     headers={"Content-Disposition":
-                             f'inline; filename="{found.protocol.file_name}"'})  # fmt: skip
+                             f'inline; filename="{protocol.file_name}"'})  # fmt: skip
 
 
 @get("/packages/{package_id:int}/download", sync_to_thread=True, guards=[requires(Role.admin)])
@@ -206,14 +179,14 @@ def package_download(
 ) -> Response[bytes]:
     """The package's original bytes: personal data, so admins only, and audited."""
     with session_scope() as session:
-        found = package_detail(session, package_id)
-        if found is None:
+        package = session.get(Package, package_id)
+        if package is None:
             raise NotFoundException(f"no package {package_id}")
-        path = BlobStore(get_settings().blobs).path(found.package.sha256)
+        path = BlobStore(get_settings().blobs).path(package.sha256)
         if not path.exists():
             raise NotFoundException(f"the bytes of package {package_id} are no longer stored")
-        audit(session, request.user.username, "download", target=found.package.file_name, count=1)
-    name = found.package.file_name or f"package-{package_id}.zip"
+        audit(session, request.user.username, "download", target=package.file_name, count=1)
+    name = package.file_name or f"package-{package_id}.zip"
     return Response(path.read_bytes(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 

@@ -106,9 +106,18 @@ def package_detail(session: Session, package_id: int) -> PackageDetail | None:
         .order_by(col(Outbox.id))
     ).mappings()  # fmt: skip
     outbox = [dict(r) for r in sent]
-    first_protocol = next((r for r in outbox if r["kind"] == "protocol"), None)
-    protocol = session.get(Outbox, first_protocol["id"]) if first_protocol else None
+    protocol = first_protocol(session, package_id)
     invoice = session.execute(
         select(Invoice).where(col(Invoice.package_id) == package_id)
     ).scalar_one_or_none()
     return PackageDetail(package, list(timeline), list(receipts), protocol, outbox, invoice)
+
+
+def first_protocol(session: Session, package_id: int) -> Outbox | None:
+    """The package's protocol (a repeat receipt's 805 answers come later)."""
+    return session.execute(
+        select(Outbox)
+        .where(col(Outbox.package_id) == package_id, col(Outbox.kind) == "protocol")
+        .order_by(col(Outbox.id))
+        .limit(1)
+    ).scalar_one_or_none()
