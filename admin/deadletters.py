@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import redis
 from litestar import Request, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.params import Body, FromQuery, JSONBody
@@ -81,15 +82,29 @@ def _listing(form: DeadForm) -> list[dict[str, Any]]:
         client.close()
 
 
-@get("/api/dead", sync_to_thread=True)
-def api_dead(
+def provide_form(
     *,
     queue: FromQuery[str] = "",
     actor: FromQuery[str] = "",
     error_class: FromQuery[str] = "",
     package_id: FromQuery[str] = "",
-) -> dict[str, Any]:
-    return {"dead": _listing(DeadForm(queue, actor, error_class, package_id))}
+) -> DeadForm:
+    """The filter of the dead-letter page and its API, from the query string."""
+    return DeadForm(queue, actor, error_class, package_id)
+
+
+QUERY = {"form": Provide(provide_form, sync_to_thread=False)}
+
+
+def _page(request: Request[Operator, Any, Any], form: DeadForm,
+          result: dict[str, Any] | None) -> Template:  # fmt: skip
+    return Template("dead.html", context={"user": request.user, "form": form, "queues": QUEUES,
+                                          "dead": _listing(form), "result": result})  # fmt: skip
+
+
+@get("/api/dead", sync_to_thread=True, dependencies=QUERY)
+def api_dead(form: NamedDependency[DeadForm]) -> dict[str, Any]:
+    return {"dead": _listing(form)}
 
 
 @post("/api/dead/replay", sync_to_thread=True, guards=[requires(Role.operator)], status_code=200)
@@ -107,18 +122,9 @@ def api_dead_purge(
     return _act(request, data, "purge")
 
 
-@get("/dead", sync_to_thread=True)
-def dead_page(
-    request: Request[Operator, Any, Any],
-    *,
-    queue: FromQuery[str] = "",
-    actor: FromQuery[str] = "",
-    error_class: FromQuery[str] = "",
-    package_id: FromQuery[str] = "",
-) -> Template:
-    form = DeadForm(queue, actor, error_class, package_id)
-    return Template("dead.html", context={"user": request.user, "form": form, "queues": QUEUES,
-                                          "dead": _listing(form), "result": None})  # fmt: skip
+@get("/dead", sync_to_thread=True, dependencies=QUERY)
+def dead_page(request: Request[Operator, Any, Any], form: NamedDependency[DeadForm]) -> Template:
+    return _page(request, form, None)
 
 
 Form = Annotated[DeadForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -126,16 +132,12 @@ Form = Annotated[DeadForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 @post("/dead/replay", sync_to_thread=True, guards=[requires(Role.operator)], status_code=200)
 def dead_replay(request: Request[Operator, Any, Any], data: Form) -> Template:
-    result = _act(request, data, "replay")
-    return Template("dead.html", context={"user": request.user, "form": data, "queues": QUEUES,
-                                          "dead": _listing(data), "result": result})  # fmt: skip
+    return _page(request, data, _act(request, data, "replay"))
 
 
 @post("/dead/purge", sync_to_thread=True, guards=[requires(Role.admin)], status_code=200)
 def dead_purge(request: Request[Operator, Any, Any], data: Form) -> Template:
-    result = _act(request, data, "purge")
-    return Template("dead.html", context={"user": request.user, "form": data, "queues": QUEUES,
-                                          "dead": _listing(data), "result": result})  # fmt: skip
+    return _page(request, data, _act(request, data, "purge"))
 
 
 ROUTES = [api_dead, api_dead_replay, api_dead_purge, dead_page, dead_replay, dead_purge]
