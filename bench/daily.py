@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import measure, peak_mb, save, table
+from bench.common import bench_dbs, measure, peak_mb, postgres_for, save, table
 
 DAY = date(2026, 11, 22)
 MOS = [f"64{n:04d}" for n in range(1, 201)]
@@ -197,12 +197,6 @@ def consolidate(url: str) -> dict[str, float]:
     }
 
 
-def _pg_database(server_url: str, name: str) -> str:
-    from bench.register import _pg_database as create
-
-    return create(server_url, name)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "URL"))
@@ -213,23 +207,16 @@ def main() -> None:
         print(json.dumps({"floor": floor, "consolidate": consolidate}[method](url)))
         return
     events = int(os.environ.get("BENCH_EVENTS", "50000"))
-    dbs = [d for d in os.environ.get("BENCH_DBS", "sqlite,postgres").split(",") if d]
+    dbs = bench_dbs()
     rows, results = [], {}
     with tempfile.TemporaryDirectory(prefix="omsx-bench-daily-") as tmp:
         root = Path(tmp)
-        pg = None
-        if "postgres" in dbs:
-            from omsx import embedded
-
-            pg = embedded.postgres_server(root / "pg" / "data")
-            pg.start()
-        try:
+        with postgres_for(root, dbs) as pg_database:
             for db in dbs:
                 if db == "sqlite":
                     url = f"sqlite:///{root / 'daily.db'}"
                 else:
-                    assert pg is not None
-                    url = _pg_database(pg.url, "bench_daily")
+                    url = pg_database("bench_daily")
                 filled = fill(url, events)
                 low = measure("bench.daily", "floor", url)
                 hub = measure("bench.daily", "consolidate", url)
@@ -238,9 +225,6 @@ def main() -> None:
                              hub["peak_mb"], int(hub["figures"]), int(hub["accompany"]),
                              int(hub["extracts"])])  # fmt: skip
                 results[db] = {"filled": filled, "floor": low, "consolidate": hub}
-        finally:
-            if pg is not None:
-                pg.stop()
     print(f"daily: {len(MOS)} МО, {len(SMOS)} СМО, {events} events on {DAY}, "
           f"{HISTORY_DAYS} days of history")  # fmt: skip
     print(table(["db", "events (day)", "events (all)", "floor s", "consolidate s", "ratio",

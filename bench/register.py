@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, measure, peak_mb, save, table
+from bench.common import ROOT, bench_dbs, measure, peak_mb, postgres_for, save, table
 from bench.validate import prepare
 
 OMSX = str(ROOT / ".venv" / "bin" / "omsx")
@@ -288,19 +288,6 @@ def _count_rows(url: str) -> dict[str, int]:
 # ------------------------------------------------------------------ the run
 
 
-def _pg_database(server_url: str, name: str) -> str:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(server_url)
-    with psycopg.connect(
-        dbname="postgres", user=parsed.username, host=parsed.query.get("host"), autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", nargs=3, metavar=("METHOD", "URL", "ZIP"))
@@ -310,27 +297,20 @@ def main() -> None:
         print(json.dumps(floor(url, Path(zip_path))))
         return
     cases = int(os.environ.get("BENCH_CASES", "100000"))
-    dbs = [d for d in os.environ.get("BENCH_DBS", "sqlite,postgres").split(",") if d]
+    dbs = bench_dbs()
     register_zip = prepare(cases)
     rows, results = [], {}
     with tempfile.TemporaryDirectory(prefix="omsx-bench-") as tmp:
         root = Path(tmp)
         erz_zip = write_erz(register_zip, root)
-        pg = None
-        if "postgres" in dbs:
-            from omsx import embedded
-
-            pg = embedded.postgres_server(root / "pg" / "data")
-            pg.start()
-        try:
+        with postgres_for(root, dbs) as pg_database:
             for db in dbs:
                 if db == "sqlite":
                     floor_url = f"sqlite:///{root / 'floor.db'}"
                     hub_url = f"sqlite:///{root / db / 'var' / 'omsx.db'}"
                 else:
-                    assert pg is not None
-                    floor_url = _pg_database(pg.url, "bench_floor")
-                    hub_url = _pg_database(pg.url, "bench_hub")
+                    floor_url = pg_database("bench_floor")
+                    hub_url = pg_database("bench_hub")
                 measured_floor = measure("bench.register", "floor", floor_url, str(register_zip))
                 hub = run_hub(hub_url, register_zip, erz_zip, root / db)
                 ratio = hub["seconds"] / measured_floor["seconds"]
@@ -349,9 +329,6 @@ def main() -> None:
                     ]
                 )
                 results[db] = {"floor": measured_floor, "hub": hub, "ratio": ratio}
-        finally:
-            if pg is not None:
-                pg.stop()
     print(f"register: {cases} cases, {register_zip.stat().st_size / 2**20:.1f} MiB zipped")
     print(
         table(
