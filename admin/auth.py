@@ -16,22 +16,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.config.csrf import CSRFConfig
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.security.session_auth import SessionAuth
 from litestar.stores.redis import RedisStore
-from litestar.types import Guard
+from litestar.types import Empty, Guard, Message, ScopeSession
 from sqlmodel import Session
 
 from omsx.settings import Settings
@@ -125,8 +130,47 @@ def admin_secret(settings: Settings) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+ROTATE, NEW_ID = "omsx_rotate_session", "omsx_new_session_id"
+
+
+def rotate_session(request: Request[Any, Any, Any]) -> None:
+    """Give the session a new id when this response is sent (at login: an id planted
+    in the browser before the login must not become a logged-in session)."""
+    request.scope["state"][ROTATE] = True
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    async def store_in_message(
+        self,
+        scope_session: ScopeSession,
+        message: Message,
+        connection: ASGIConnection[Any, Any, Any, Any],
+    ) -> None:
+        state = connection.scope["state"]
+        old = connection.cookies.get(self.config.key)
+        if (scope_session is Empty or not scope_session) and (not old or old == "null"):
+            # no session before and none now (Litestar would store an empty one per
+            # anonymous request, for OMSX_ADMIN_SESSION_S): nothing to store or delete
+            return
+        if scope_session is not Empty and state.get(ROTATE):
+            if old:
+                await self.delete(
+                    old, store=self.config.get_store_from_app(connection.scope["app"])
+                )
+            state[NEW_ID] = self.generate_session_id()
+        await super().store_in_message(scope_session, message, connection)
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        return connection.scope["state"].get(NEW_ID) or super().get_session_id(connection)
+
+
+@dataclass
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
 def session_auth(settings: Settings) -> SessionAuth[Operator, Any]:
-    config = ServerSideSessionConfig(
+    config = RotatingSessionConfig(
         max_age=settings.admin_session_s,
         renew_on_access=True,
         secure=settings.admin_cookie_secure,
@@ -146,3 +190,44 @@ def session_store(settings: Settings) -> RedisStore:
 def csrf(settings: Settings) -> CSRFConfig:
     return CSRFConfig(secret=admin_secret(settings), cookie_secure=settings.admin_cookie_secure,
                       cookie_samesite="lax", exclude=["^/health", "^/metrics"])  # fmt: skip
+
+
+class LoginThrottle:
+    """Failed logins counted in Redis (shared by every admin instance), per user name
+    and per client address: past ``OMSX_ADMIN_LOGIN_ATTEMPTS`` failures for a name (or
+    four times that from one address, which may be a shared proxy) in
+    ``OMSX_ADMIN_LOGIN_WINDOW_S``, logins are refused until the window passes — even
+    with the right password, so guessing gains nothing. A success clears the name's
+    count. Names are hashed in the keys."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        self.attempts = settings.admin_login_attempts
+        self.window = settings.admin_login_window_s
+
+    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
+        name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+        return [(f"omsx-admin:login-failed:user:{name}", self.attempts),
+                (f"omsx-admin:login-failed:addr:{address}", self.attempts * 4)]  # fmt: skip
+
+    def wait_s(self, username: str, address: str) -> int:
+        """Seconds until a login may be tried again; 0 when it may be now."""
+        waits = [
+            max(int(self.client.ttl(key)), 1)
+            for key, limit in self._keys(username, address)
+            if int(self.client.get(key) or 0) >= limit
+        ]
+        return max(waits, default=0)
+
+    def failed(self, username: str, address: str) -> None:
+        with self.client.pipeline() as pipe:
+            for key, _limit in self._keys(username, address):
+                pipe.incr(key)
+                pipe.expire(key, self.window, nx=True)
+            pipe.execute()
+
+    def succeeded(self, username: str, address: str) -> None:
+        self.client.delete(self._keys(username, address)[0][0])
+
+    def close(self) -> None:
+        self.client.close()

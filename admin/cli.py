@@ -10,6 +10,8 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from contracts.protocol import Protocol
     from messages.gateway import Received
 
-from omsx.errors import OmsxError
+from omsx.errors import NotFound, OmsxError
 from omsx.logs import configure_logging
 from omsx.settings import get_settings
 
@@ -789,12 +791,13 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise click.BadParameter(f"a password has at least {MIN_PASSWORD} characters")
+    from admin.accounts import AccountError, check_password_rules
+
+    try:
+        check_password_rules(password)
+    except AccountError as exc:
+        raise click.BadParameter(str(exc)) from exc
     return str(password)
-
-
-MIN_PASSWORD = 10
 
 
 @main.group()
@@ -808,18 +811,26 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
 def users_add(username: str, role: str, password_stdin: bool) -> None:
     """Create a login (the first one: ``omsx users add NAME --role admin``)."""
-    from admin.auth import hash_password
-    from storage.db import session_scope
-    from storage.users import AdminUser, audit, user_by_name
+    from admin.accounts import add_user
 
     _prepare_database(seed=False)
     password = _read_password(password_stdin)
-    with session_scope() as session:
-        if user_by_name(session, username) is not None:
-            raise click.ClickException(f"user {username!r} exists; omsx users passwd changes it")
-        session.add(AdminUser(username=username, password_hash=hash_password(password), role=role))
-        audit(session, "cli", "user-add", target=username, detail=f"role {role}")
+    with _accounts() as session:
+        add_user(session, "cli", username, password, role)
     click.echo(f"user {username} added ({role})")
+
+
+@contextmanager
+def _accounts() -> Iterator[Any]:
+    """A session for a user change; its refusal is the command's error (exit 1)."""
+    from admin.accounts import AccountError
+    from storage.db import session_scope
+
+    try:
+        with session_scope() as session:
+            yield session
+    except (AccountError, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @users.command("passwd")
@@ -827,18 +838,11 @@ def users_add(username: str, role: str, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
 def users_passwd(username: str, password_stdin: bool) -> None:
     """Set a user's password."""
-    from admin.auth import hash_password
-    from storage.db import session_scope
-    from storage.users import audit, user_by_name
+    from admin.accounts import set_password
 
     password = _read_password(password_stdin)
-    with session_scope() as session:
-        user = user_by_name(session, username)
-        if user is None:
-            raise click.ClickException(f"no user {username!r}")
-        user.password_hash = hash_password(password)
-        session.add(user)
-        audit(session, "cli", "user-passwd", target=username)
+    with _accounts() as session:
+        set_password(session, "cli", username, password)
     click.echo(f"password of {username} changed")
 
 
@@ -846,29 +850,21 @@ def users_passwd(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable a login (its sessions end at their next request)."""
-    from storage.db import session_scope
-    from storage.users import audit, user_by_name
+    from admin.accounts import set_active
 
-    with session_scope() as session:
-        user = user_by_name(session, username)
-        if user is None:
-            raise click.ClickException(f"no user {username!r}")
-        user.active = False
-        session.add(user)
-        audit(session, "cli", "user-disable", target=username)
+    with _accounts() as session:
+        set_active(session, "cli", username, False)
     click.echo(f"user {username} disabled")
 
 
 @users.command("list")
 def users_list() -> None:
     """Every login, its role and when it last logged in."""
-    from sqlmodel import select
-
+    from admin.accounts import accounts
     from storage.db import session_scope
-    from storage.users import AdminUser
 
     with session_scope() as session:
-        found = session.exec(select(AdminUser).order_by(AdminUser.username)).all()
+        found = accounts(session)
     rows = [[u.username, u.role, "yes" if u.active else "no",
              u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else ""]
             for u in found]  # fmt: skip

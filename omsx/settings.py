@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     admin_cookie_secure: bool = Field(
         False, description="Send the admin's cookies over HTTPS only (behind a TLS proxy)"
     )
+    admin_login_attempts: int = Field(
+        5,
+        ge=1,
+        description="Failed logins allowed per user name (four times as many per client "
+        "address) in OMSX_ADMIN_LOGIN_WINDOW_S; then logins are refused with 429 until "
+        "the window passes",
+    )
+    admin_login_window_s: int = Field(
+        900, ge=1, description="The window of OMSX_ADMIN_LOGIN_ATTEMPTS, seconds"
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description="When set, /metrics answers only requests with "
+        "'Authorization: Bearer <token>' (default: open, like /health)",
+    )
 
     # logging
     log_level: str = Field("INFO", description="Minimum log level")

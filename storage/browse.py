@@ -1,5 +1,5 @@
 """Queries of the admin's package pages: search with keyset paging, and one package's
-detail (timeline, protocol, what it touched).
+detail (timeline, protocol, what it touched); and the person card (:func:`person_card`).
 
 Paging is by id, newest first (``before`` = the last id of the previous page): each page
 is one index range scan however deep the operator pages, where OFFSET would read every
@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from storage.care import Invoice
-from storage.models import Outbox, Package, PackageEvent, Receipt, utc_day
+from storage.care import Attachment, CareCase, Insurance, Invoice, Person, PersonVersion
+from storage.events import Event
+from storage.models import Outbox, Package, PackageEvent, Receipt, columns, utc_day
+from storage.registry import PERSON_FIELDS
 
 PAGE = 50
 MAX_PAGE = 500
@@ -121,3 +123,72 @@ def first_protocol(session: Session, package_id: int) -> Outbox | None:
         .order_by(col(Outbox.id))
         .limit(1)
     ).scalar_one_or_none()
+
+
+# ------------------------------------------------------------------ the person card
+
+CARD_ROWS = 200  # the latest cases and events shown; the counts say how many there are
+
+
+@dataclass
+class PersonCard:
+    enp: str
+    details: dict[str, Any] | None  # the current details (personal data: mask to show)
+    versions: list[dict[str, Any]]  # which source changed the details, when
+    insurance: list[dict[str, Any]]
+    attachment: list[dict[str, Any]]
+    cases: list[dict[str, Any]]  # newest first, at most CARD_ROWS
+    case_count: int
+    events: list[dict[str, Any]]  # newest first, at most CARD_ROWS
+    event_count: int
+
+    @property
+    def known(self) -> bool:
+        return bool(self.details or self.insurance or self.attachment or self.case_count
+                    or self.event_count)  # fmt: skip
+
+
+def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def person_card(session: Session, enp: str, *, limit: int = CARD_ROWS) -> PersonCard:
+    """Everything the registry holds on one ENP; each part is one index range read."""
+    person = session.get(Person, enp)
+    details = None
+    if person is not None:
+        details = {f: getattr(person, f) for f in PERSON_FIELDS}
+        details["package_id"] = person.package_id
+        details["updated_at"] = person.updated_at
+
+    def newest(model: Any, names: str, *order: Any) -> list[dict[str, Any]]:
+        stmt = select(*columns(model, names)).where(col(model.enp) == enp)
+        return _rows(session, stmt.order_by(*(col(o).desc() for o in order)).limit(limit))
+
+    versions = newest(PersonVersion, "source recorded_on package_id digest", PersonVersion.id)
+    insurance = newest(Insurance, "smo dbeg dend package_id closed_by", Insurance.dbeg)
+    attachment = newest(
+        Attachment, "mo dbeg dend method doctor package_id closed_by", Attachment.dbeg
+    )
+    cases = newest(
+        CareCase,
+        "id package_id invoice_id code_mo payer year month idcase date_z_1 date_z_2 usl_ok"
+        " profil ds1 sumv_kop sump_kop mee_kop ekmp_kop status reason",
+        CareCase.date_z_1,
+        CareCase.id,
+    )
+    events = newest(
+        Event, "day category kind mo smo ref detail amount_kop package_id", Event.day, Event.id
+    )
+    case_count = len(cases)
+    if case_count == limit:
+        case_count = _count(session, CareCase.enp, enp)
+    event_count = len(events)
+    if event_count == limit:
+        event_count = _count(session, Event.enp, enp)
+    return PersonCard(enp, details, versions, insurance, attachment, cases, case_count, events,
+                      event_count)  # fmt: skip
+
+
+def _count(session: Session, column: Any, value: str) -> int:
+    return int(session.execute(select(func.count()).where(column == value)).scalar_one())

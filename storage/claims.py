@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
-from storage.care import CareCase, Invoice
+from storage.care import CareCase, Invoice, Sanction
+from storage.models import columns
 
 Period = tuple[int, int]  # (year, month)
 
@@ -183,3 +184,79 @@ def parse_period(text: str) -> Period:
     if len(digits) != 6 or not digits.isdigit() or not 1 <= int(digits[4:]) <= 12:
         raise ValueError(f"period {text!r}: expected YYYY-MM")
     return int(digits[:4]), int(digits[4:])
+
+
+# ---------------------------------------------------------------- drill-down (admin)
+
+INVOICE_FIELDS = (
+    "id package_id file_type code_mo year month nschet dschet payer summav_kop presented_kop"
+    " accepted_kop refused_kop mee_kop ekmp_kop payable_kop cases accepted refused complete"
+)
+CASE_FIELDS = (
+    "id pos n_zap idcase pr_nov id_pac date_z_1 date_z_2 usl_ok profil ds1 rslt ishod idsp"
+    " sumv_kop sump_kop refused_kop mee_kop ekmp_kop status reason f014 out_of_region"
+)
+
+
+def invoices(
+    session: Session,
+    *,
+    code_mo: str | None = None,
+    payer: str | None = None,
+    period: Period | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Invoices newest first (keyset by id: pass the last id as ``before``)."""
+    query = select(*columns(Invoice, INVOICE_FIELDS))
+    if code_mo is not None:
+        query = query.where(col(Invoice.code_mo) == code_mo)
+    if payer is not None:
+        query = query.where(col(Invoice.payer) == payer)
+    if period is not None:
+        query = query.where(col(Invoice.year) == period[0], col(Invoice.month) == period[1])
+    if before is not None:
+        query = query.where(col(Invoice.id) < before)
+    query = query.order_by(col(Invoice.id).desc()).limit(limit)
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
+def invoice_row(session: Session, invoice_id: int) -> dict[str, Any] | None:
+    query = select(*columns(Invoice, INVOICE_FIELDS)).where(col(Invoice.id) == invoice_id)
+    row = session.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+def invoice_cases(
+    session: Session,
+    invoice_id: int,
+    *,
+    status: str | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The cases of one invoice in register order (keyset by id: ``after`` the last id),
+    each with the codes of its МЭЭ/ЭКМП sanctions."""
+    query = select(*columns(CareCase, CASE_FIELDS)).where(col(CareCase.invoice_id) == invoice_id)
+    if status is not None:
+        query = query.where(col(CareCase.status) == status)
+    if after is not None:
+        query = query.where(col(CareCase.id) > after)
+    rows = [
+        dict(row)
+        for row in session.execute(query.order_by(col(CareCase.id)).limit(limit)).mappings()
+    ]
+    sanctions: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        found = session.execute(
+            select(*columns(Sanction, "case_id kind s_tip s_osn s_sum_kop date_act"))
+            .where(col(Sanction.case_id).in_([r["id"] for r in rows]))
+            .order_by(col(Sanction.id))
+        ).mappings()  # fmt: skip
+        for s in found:
+            sanctions.setdefault(s["case_id"], []).append(
+                {k: v for k, v in s.items() if k != "case_id"}
+            )
+    for row in rows:
+        row["sanctions"] = sanctions.get(row["id"], [])
+    return rows

@@ -18,7 +18,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage.models import _ts, utcnow
@@ -125,15 +126,24 @@ def daily_status(session: Session, days: int = 7) -> dict[str, Any]:
     }
 
 
-def daily_report(session: Session, day: date) -> dict[str, Any] | None:
-    """A stored report as data: its run, the region's figures and the balance."""
+def daily_report(
+    session: Session, day: date, scope: str = REGION, code: str = ""
+) -> dict[str, Any] | None:
+    """A stored report as data: its run, the figures of one scope (the region, an МО
+    or an СМО), the balance and how many persons each СМО is to accompany, by reason."""
     run = session.get(DailyRun, day)
     if run is None:
         return None
     figures = session.exec(
         select(DailyFigure)
-        .where(DailyFigure.day == day, DailyFigure.scope == REGION)
+        .where(DailyFigure.day == day, DailyFigure.scope == scope, DailyFigure.code == code)
         .order_by(col(DailyFigure.category), col(DailyFigure.indicator), col(DailyFigure.key))
+    ).all()
+    accompany = session.execute(
+        sa_select(col(DailyAccompany.smo), col(DailyAccompany.reason), func.count())
+        .where(col(DailyAccompany.day) == day)
+        .group_by(col(DailyAccompany.smo), col(DailyAccompany.reason))
+        .order_by(col(DailyAccompany.smo), col(DailyAccompany.reason))
     ).all()
     balance = session.exec(
         select(DailyBalance)
@@ -145,6 +155,11 @@ def daily_report(session: Session, day: date) -> dict[str, Any] | None:
         "built_at": run.built_at.isoformat(timespec="seconds"),
         "events": run.events,
         "accompany": run.accompany,
+        "scope": scope,
+        "code": code,
+        "accompany_by_reason": [
+            {"smo": smo, "reason": reason, "persons": n} for smo, reason, n in accompany
+        ],
         "figures": [
             {"category": f.category, "indicator": f.indicator, "key": f.key, "value": f.value}
             for f in figures
@@ -163,3 +178,43 @@ def daily_report(session: Session, day: date) -> dict[str, Any] | None:
             for b in balance
         ],
     }
+
+
+def daily_series(
+    session: Session,
+    indicators: list[str],
+    first: date,
+    last: date,
+    *,
+    scope: str = REGION,
+    code: str = "",
+) -> dict[str, dict[date, float]]:
+    """Each indicator's value per day from ``first`` to ``last`` for one scope, summed
+    over its keys (meant for counts: a median or a share is not additive over keys).
+    A day with a report but no row for an indicator had zero of it."""
+    rows = session.execute(
+        sa_select(col(DailyFigure.indicator), col(DailyFigure.day), func.sum(DailyFigure.value))
+        .where(
+            col(DailyFigure.scope) == scope,
+            col(DailyFigure.code) == code,
+            col(DailyFigure.day) >= first,
+            col(DailyFigure.day) <= last,
+            col(DailyFigure.indicator).in_(indicators),
+        )
+        .group_by(col(DailyFigure.indicator), col(DailyFigure.day))
+    ).all()
+    out: dict[str, dict[date, float]] = {name: {} for name in indicators}
+    for indicator, day, value in rows:
+        out[indicator][day] = float(value)
+    return out
+
+
+def daily_runs(session: Session, first: date, last: date) -> list[DailyRun]:
+    """The reports built for the days from ``first`` to ``last``, oldest first."""
+    return list(
+        session.exec(
+            select(DailyRun)
+            .where(col(DailyRun.day) >= first, col(DailyRun.day) <= last)
+            .order_by(col(DailyRun.day))
+        ).all()
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -18,6 +19,12 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def columns(model: Any, names: str) -> list[Any]:
+    """The columns of ``model`` named in ``names`` (space-separated), for a select of
+    just those (wider than sqlmodel's typed select allows)."""
+    return [getattr(model, name) for name in names.split()]
 
 
 def utc_day(day: date) -> tuple[datetime, datetime]:

@@ -21,12 +21,16 @@ log = get_logger("workers")
 class StageLog(Middleware):
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
+        first = message.args[0] if message.args else None
         structlog.contextvars.bind_contextvars(
             actor=message.actor_name,
             message_id=message.message_id,
-            package_id=message.args[0] if message.args else None,
             attempt=message.options.get("retries", 0),
         )
+        if isinstance(first, int):  # the pipeline's actors take a package id
+            structlog.contextvars.bind_contextvars(package_id=first)
+        elif isinstance(first, str):  # maintenance actors: a day, never personal data
+            structlog.contextvars.bind_contextvars(arg=first[:32])
         message.options["_omsx_t0"] = time.perf_counter()
 
     def after_process_message(
