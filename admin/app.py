@@ -68,6 +68,7 @@ def _safe_next(target: str) -> str:
 
 @get("/login", sync_to_thread=False)
 def login_page(next: FromQuery[str] = "/") -> Template:
+    """Login page."""
     return Template("login.html", context={"next": _safe_next(next), "error": None})
 
 
@@ -112,17 +113,21 @@ def _login_refused(data: LoginForm, error: str, status_code: int) -> Template:
 
 @post("/logout", sync_to_thread=False, status_code=303)
 def logout(request: Request[Operator, Any, Any]) -> Redirect:
+    """Log out."""
     request.clear_session()
     return Redirect("/login", status_code=303)
 
 
 @get("/", sync_to_thread=True)
 def index(request: Request[Operator, Any, Any]) -> Template:
+    """Overview page: queues, JetStream, packages, throughput, daily reports."""
     return Template("index.html", context={"data": overview(get_settings()), "user": request.user})
 
 
 @get("/api/overview", sync_to_thread=True)
 def api_overview() -> dict[str, Any]:
+    """Overview as JSON: queues, JetStream, packages per state and hour, throughput and
+    error rate, daily reports."""
     return overview(get_settings())
 
 

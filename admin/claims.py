@@ -93,6 +93,7 @@ def api_claims(where: NamedDependency[dict[str, Any]]) -> dict[str, Any]:
 def claims_page(
     request: Request[Operator, Any, Any], where: NamedDependency[dict[str, Any]]
 ) -> Template:
+    """Claims page."""
     rows = _rollups(where)
     totals = {k: sum(r[k] for r in rows) for k in TOTALS}
     return Template("claims.html", context={"user": request.user, "rows": rows,
@@ -122,6 +123,7 @@ def invoices_page(
     where: NamedDependency[dict[str, Any]],
     before: FromQuery[int | None] = None,
 ) -> Template:
+    """Invoices page."""
     found = _invoices(where, before)
     return Template("invoices.html", context={"user": request.user, "found": found,
                                               "query": found["filter"]})  # fmt: skip
@@ -162,6 +164,7 @@ def invoice_page(
     status: FromQuery[str | None] = None,
     after: FromQuery[int | None] = None,
 ) -> Template:
+    """Invoice page."""
     found = _invoice(invoice_id, status, after)
     return Template("invoice.html", context={"user": request.user, "d": found})
 

@@ -502,16 +502,33 @@ def refs_load(files: tuple[Path, ...], seed: bool) -> None:
 
 @main.command()
 def status() -> None:
-    """Queue depths and packages per state."""
+    """Queues, JetStream, packages per state, the last hour's throughput and errors,
+    and the daily reports (what the admin's overview shows)."""
     from admin.overview import overview
 
     data = overview(get_settings())
     for q, c in data["queues"].items():
-        click.echo(
-            f"queue {q:<12} ready {c['ready']:>6}  delayed {c['delayed']:>6}  dead {c['dead']:>6}"
-        )
+        click.echo(f"queue {q:<12} ready {c['ready']:>6}  in progress {c['in_progress']:>6}  "
+                   f"delayed {c['delayed']:>6}  dead {c['dead']:>6}")  # fmt: skip
+    for name, s in data.get("jetstream", {}).items():
+        if "error" in s:
+            click.echo(f"stream {name:<11} {s['error']}", err=True)
+            continue
+        click.echo(f"stream {name:<11} messages {s['messages']:>8}  last seq {s['last_seq']}")
+        for consumer, n in s.get("consumers", {}).items():
+            click.echo(
+                f"  consumer {consumer:<16} pending {n['num_pending']:>6}  ack pending "
+                f"{n['num_ack_pending']:>6}  redelivered {n['num_redelivered']:>6}"
+            )
     for state, n in sorted(data["packages"].items()):
         click.echo(f"packages {state:<12} {n:>8}")
+    t = data.get("throughput")
+    if t:
+        rate = "—" if t["error_rate"] is None else f"{100 * t['error_rate']:.1f} %"
+        click.echo(
+            f"last hour {t['finished']} finished ({t['per_minute']}/min), "
+            f"error rate {rate}, outbox pending {data.get('outbox_pending', 0)}"
+        )
     latest = data["daily"]["latest"]
     if latest is not None:
         click.echo(f"daily    {latest['day']} built {latest['built_at']}, "

@@ -116,6 +116,7 @@ def daily_page(
     until: FromQuery[str | None] = None,
     days: FromQuery[int] = 30,
 ) -> Template:
+    """Daily reports page."""
     found = _series(view, until, days)
     span = (found["last"] - found["first"]).days + 1
     axis = [found["first"] + timedelta(days=i) for i in range(span)]
@@ -146,6 +147,7 @@ def api_daily(day: FromPath[str], view: NamedDependency[dict[str, str]]) -> dict
 def daily_day_page(
     request: Request[Operator, Any, Any], day: FromPath[str], view: NamedDependency[dict[str, str]]
 ) -> Template:
+    """One day's daily report page."""
     found = _report(day, view)
     return Template("daily_day.html", context={"user": request.user, "r": found, "view": view})
 

@@ -104,6 +104,7 @@ def _page(request: Request[Operator, Any, Any], form: DeadForm,
 
 @get("/api/dead", sync_to_thread=True, dependencies=QUERY)
 def api_dead(form: NamedDependency[DeadForm]) -> dict[str, Any]:
+    """Dead letters matching the filter."""
     return {"dead": _listing(form)}
 
 
@@ -119,11 +120,13 @@ def api_dead_replay(
 def api_dead_purge(
     request: Request[Operator, Any, Any], data: JSONBody[DeadForm]
 ) -> dict[str, Any]:
+    """Purge the matching dead letters (admin; without confirm: a count)."""
     return _act(request, data, "purge")
 
 
 @get("/dead", sync_to_thread=True, dependencies=QUERY)
 def dead_page(request: Request[Operator, Any, Any], form: NamedDependency[DeadForm]) -> Template:
+    """Dead letters page."""
     return _page(request, form, None)
 
 
@@ -132,11 +135,13 @@ Form = Annotated[DeadForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 @post("/dead/replay", sync_to_thread=True, guards=[requires(Role.operator)], status_code=200)
 def dead_replay(request: Request[Operator, Any, Any], data: Form) -> Template:
+    """Replay the matching dead letters (form)."""
     return _page(request, data, _act(request, data, "replay"))
 
 
 @post("/dead/purge", sync_to_thread=True, guards=[requires(Role.admin)], status_code=200)
 def dead_purge(request: Request[Operator, Any, Any], data: Form) -> Template:
+    """Purge the matching dead letters (form)."""
     return _page(request, data, _act(request, data, "purge"))
 
 

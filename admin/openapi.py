@@ -24,35 +24,6 @@ from litestar.utils.helpers import unwrap_partial
 TITLE = "omsx admin"
 METHODS = ("get", "post", "put", "patch", "delete")
 
-#: summaries of handlers without a docstring, by function name (a docstring's first line
-#: wins; a handler in neither keeps Litestar's default, its function name)
-SUMMARIES = {
-    "login_page": "Login page",
-    "login": "Log in (form: username, password, next)",
-    "logout": "Log out",
-    "index": "Overview page: queues, JetStream, packages, throughput, daily reports",
-    "api_overview": "Overview as JSON: queues, JetStream, packages per state and hour, "
-    "throughput and error rate, daily reports",
-    "packages_page": "Package search page",
-    "api_package": "One package: timeline, protocol, outbox, receipts, invoice",
-    "package_page": "Package page: timeline, protocol, outbox, receipts, invoice",
-    "api_dead": "Dead letters matching the filter",
-    "api_dead_purge": "Purge the matching dead letters (admin; without confirm: a count)",
-    "dead_page": "Dead letters page",
-    "dead_replay": "Replay the matching dead letters (form)",
-    "dead_purge": "Purge the matching dead letters (form)",
-    "person_page": "Person card page (form: enp)",
-    "claims_page": "Claims page",
-    "invoices_page": "Invoices page",
-    "invoice_page": "Invoice page",
-    "daily_page": "Daily reports page",
-    "daily_day_page": "One day's daily report page",
-    "users_page": "Logins page",
-    "add_user_form": "Add a login (form)",
-    "change_user_form": "Change a login (form)",
-    "audit_page": "Audit log page",
-}
-
 
 def _first_line(doc: str | None) -> str | None:
     if not doc:
@@ -63,16 +34,14 @@ def _first_line(doc: str | None) -> str | None:
 
 def summarize(app: Litestar) -> None:
     """Give every route handler of ``app`` without a summary one: its docstring's first
-    line, else :data:`SUMMARIES`, else Litestar's default (its function name). Call it
+    line, else Litestar's default (its function name). Call it
     before the first request (the description is built at the first)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
             if not handler.summary:
-                handler.summary = _first_line(unwrap_partial(handler.fn).__doc__) or SUMMARIES.get(
-                    handler.handler_name
-                )
+                handler.summary = _first_line(unwrap_partial(handler.fn).__doc__)
 
 
 class IndexRenderPlugin(OpenAPIRenderPlugin):

@@ -92,6 +92,7 @@ def packages_page(
     where: NamedDependency[PackageFilter],
     before: FromQuery[int | None] = None,
 ) -> Template:
+    """Package search page."""
     found = _search(where, before, PAGE)
     query = {k: v for k, v in found["filter"].items() if v}
     context = {"user": request.user, "found": found, "query": query, "states": STATES}
@@ -153,11 +154,13 @@ def _detail(package_id: int) -> dict[str, Any]:
 
 @get("/api/packages/{package_id:int}", sync_to_thread=True)
 def api_package(package_id: FromPath[int]) -> dict[str, Any]:
+    """One package: timeline, protocol, outbox, receipts, invoice."""
     return _detail(package_id)
 
 
 @get("/packages/{package_id:int}", sync_to_thread=True)
 def package_page(request: Request[Operator, Any, Any], package_id: FromPath[int]) -> Template:
+    """Package page: timeline, protocol, outbox, receipts, invoice."""
     return Template("package.html", context={"user": request.user, "d": _detail(package_id)})
 
 

@@ -97,6 +97,7 @@ def person_page(
     request: Request[Operator, Any, Any],
     data: Annotated[Lookup, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
+    """Person card page (form: enp)."""
     enp = data.enp.strip()
     card = _card(request.user, enp, data.unmask)
     return Template("person.html", context={"user": request.user, "card": card, "enp": enp})

@@ -109,6 +109,7 @@ def _page(user: Operator, error: str | None = None, status_code: int = 200) -> T
 
 @get("/users", sync_to_thread=True)
 def users_page(request: Request[Operator, Any, Any]) -> Template:
+    """Logins page."""
     return _page(request.user)
 
 
@@ -119,6 +120,7 @@ Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 def add_user_form(
     request: Request[Operator, Any, Any], data: Annotated[NewUser, Form]
 ) -> Redirect | Template:
+    """Add a login (form)."""
     try:
         _add(request.user.username, data)
     except ValidationException as exc:
@@ -138,6 +140,7 @@ def change_user_form(
     request: Request[Operator, Any, Any], username: FromPath[str],
     data: Annotated[ChangeForm, Form],
 ) -> Redirect | Template:  # fmt: skip
+    """Change a login (form)."""
     change = {
         "enable": Change(active=True),
         "disable": Change(active=False),
@@ -179,6 +182,7 @@ def api_audit(before: FromQuery[int | None] = None) -> dict[str, Any]:
 def audit_page(
     request: Request[Operator, Any, Any], before: FromQuery[int | None] = None
 ) -> Template:
+    """Audit log page."""
     return Template("audit.html", context={"user": request.user, "found": _audit(before)})
 
 

@@ -33,11 +33,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(180)]
 TABLE_JS = """sel => Object.fromEntries([...document.querySelectorAll(sel + " tbody tr")]
     .map(tr => [...tr.cells].map(c => c.textContent.trim()))
     .map(([first, ...rest]) => [first, rest]))"""
-# true once the overview's table ``sel`` has ``want`` in column ``col`` of row ``row``
+# true once the overview's table ``sel`` has ``want`` in the cell ``col`` (its data-col)
+# of the row whose first cell is ``row``
 CELL_IS_JS = """([sel, row, col, want]) => {
     const tr = [...document.querySelectorAll(sel + " tbody tr")]
         .find(tr => tr.cells[0].textContent.trim() === row);
-    return tr !== undefined && tr.cells[col].textContent.trim() === want;
+    const td = tr && tr.querySelector(`td[data-col="${col}"]`);
+    return td != null && td.textContent.trim() === want;
 }"""
 REGISTER = "HM640001S64004_25111"
 
@@ -50,7 +52,7 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def wait_cell(page: Page, table: str, row: str, col: int, want: str, timeout: float = 30) -> None:
+def wait_cell(page: Page, table: str, row: str, col: str, want: str, timeout: float = 30) -> None:
     """Wait (never reloading) until the live table shows ``want``; else say what it shows."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -93,7 +95,7 @@ def test_log_in_watch_a_package_read_its_protocol_and_replay_a_dead_letter(
     expect(overview.locator("nav")).to_contain_text(f"{USER} (operator)")
     expect(overview.locator("h1")).to_have_text("omsx — обзор обмена")
     ok(f"logged in: the overview, nav shows '{USER} (operator)'")
-    wait_cell(overview, "#queues", DEAD_QUEUE, 3, "1", timeout=5)
+    wait_cell(overview, "#queues", DEAD_QUEUE, "dead", "1", timeout=5)
     assert overview.evaluate(TABLE_JS, "#packages") == {}, "a fresh hub has packages"
     ok(f"overview: queue {DEAD_QUEUE} has 1 dead letter, no packages yet")
     shot(overview, "02-overview-fresh")
@@ -104,10 +106,10 @@ def test_log_in_watch_a_package_read_its_protocol_and_replay_a_dead_letter(
     erz_name, erz = erz_for((reg_name, reg))
     out = publish(admin_hub, tmp_path, erz_name, erz, "smo.64004", wait=True)
     assert "RESULT A" in out, out
-    wait_cell(overview, "#packages", "applied", 1, "1")
+    wait_cell(overview, "#packages", "applied", "packages", "1")
     ok(f"{erz_name} (the persons the register names) applied, seen live")
     publish(admin_hub, tmp_path, reg_name, reg, "mo.640001", wait=False)
-    wait_cell(overview, "#packages", "applied", 1, "2", timeout=60)
+    wait_cell(overview, "#packages", "applied", "packages", "2", timeout=60)
     assert overview.evaluate("window.omsxNotReloaded === true"), "the overview reloaded"
     assert overview.evaluate(TABLE_JS, "#packages") == {"applied": ["2"]}
     ok(f"{reg_name} published; the overview shows applied 2 without a reload")
@@ -168,7 +170,7 @@ def test_log_in_watch_a_package_read_its_protocol_and_replay_a_dead_letter(
     assert hub.sql("SELECT day FROM dailyrun") == []
     ok("dry run: 1 letter matches, nothing replayed yet")
     shot(page, "07-dead-dry-run")
-    wait_cell(overview, "#queues", DEAD_QUEUE, 3, "1", timeout=5)
+    wait_cell(overview, "#queues", DEAD_QUEUE, "dead", "1", timeout=5)
     confirm = page.locator("#confirm")
     expect(confirm).to_have_text("Повторить 1")
     confirm.click()
@@ -176,12 +178,12 @@ def test_log_in_watch_a_package_read_its_protocol_and_replay_a_dead_letter(
     expect(page.locator("#dead tbody")).to_have_text("мёртвых писем нет")
     ok("confirmed: 'Повторено: 1', the list is empty")
     shot(page, "08-dead-replayed")
-    wait_cell(overview, "#queues", DEAD_QUEUE, 3, "0", timeout=10)
+    wait_cell(overview, "#queues", DEAD_QUEUE, "dead", "0", timeout=10)
     assert overview.evaluate("window.omsxNotReloaded === true"), "the overview reloaded"
     ok(f"overview (live, no reload): {DEAD_QUEUE} dead 1 -> 0")
     ran = hub.wait_for("SELECT day, events FROM dailyrun", timeout=30)
     assert [(str(day), events) for day, events in ran] == [(DEAD_DAY, 0)], ran
-    wait_cell(overview, "#queues", DEAD_QUEUE, 1, "0", timeout=10)
+    wait_cell(overview, "#queues", DEAD_QUEUE, "ready", "0", timeout=10)
     ok(f"the replayed {DEAD_ACTOR}({DEAD_DAY}) ran in the worker: dailyrun row {ran}")
     shot(overview, "09-overview-dead-replayed")
     overview.reload()

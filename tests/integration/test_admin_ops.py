@@ -252,6 +252,8 @@ def test_the_overview_shows_queues_jetstream_and_packages(
     shown = CliRunner().invoke(main, ["status"])
     assert shown.exit_code == 0, shown.output
     assert "queue validate" in shown.output and "packages applied" in shown.output
+    assert "in progress" in shown.output and "last hour" in shown.output
+    assert "stream OMS_IN" in shown.output
 
 
 def test_the_overview_reports_servers_down_instead_of_failing(
