@@ -888,6 +888,99 @@ def users_list() -> None:
     _emit(["user", "role", "active", "last login"], rows, "table")
 
 
+# ---------------------------------------------------------------- dead letters
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters and quarantined packages: list, replay, purge (the admin's /dead)."""
+
+
+def _dlq_filter(f: Any) -> Any:
+    from storage.deadletters import REASONS
+    from workers.broker import QUEUES
+
+    options = [
+        click.option("--queue", type=click.Choice(QUEUES), default=None),
+        click.option("--actor", default=None),
+        click.option("--reason", type=click.Choice(REASONS), default=None, help="reason class"),
+        click.option("--error-class", default=None, help="the exception's class"),
+        click.option("--package", "package_id", type=int, default=None, help="package id"),
+        click.option("--id", "key", default=None, help="one letter, by its message id"),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _dead_filter(**kw: Any) -> Any:
+    from workers.deadletters import DeadFilter
+
+    return DeadFilter(**kw)
+
+
+@dlq.command("list")
+@_dlq_filter
+@_FORMAT
+def dlq_list(fmt: str, **where: Any) -> None:
+    """The letters still dead, oldest first (Redis's copy is mirrored into SQL first)."""
+    import redis
+
+    from workers.deadletters import listing
+
+    client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=5)
+    try:
+        found = listing(_dead_filter(**where), client)
+    finally:
+        client.close()
+    rows = [[d.key, d.queue, d.actor, d.package_id or "", d.died_at.isoformat(timespec="seconds"),
+             d.reason, d.error_class, d.retries] for d in found]  # fmt: skip
+    _emit(["id", "queue", "actor", "package", "died (UTC)", "reason", "error", "retries"], rows,
+          fmt)  # fmt: skip
+
+
+def _dlq_act(action: str, dry_run: bool, where: dict[str, Any]) -> None:
+    import redis
+
+    import workers.actors  # noqa: F401 - the broker knows every queue and actor
+    from workers.broker import broker
+    from workers.deadletters import act
+
+    client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=5)
+    try:
+        done = act(action, _dead_filter(**where), who="cli", confirm=not dry_run, client=client,
+                   broker=broker)  # fmt: skip
+    finally:
+        client.close()
+    if done.dry_run:
+        click.echo(f"{action}: {done.matched} letter(s) match {done.filter} (dry run)")
+        return
+    click.echo(f"{action}: {done.done} of {done.matched} letter(s) matching {done.filter}")
+    for why in done.skipped:
+        click.echo(f"skipped: {why}", err=True)
+
+
+@dlq.command("replay")
+@_dlq_filter
+@click.option("--dry-run", is_flag=True, help="only count what would be replayed")
+def dlq_replay(dry_run: bool, **where: Any) -> None:
+    """Enqueue the matching letters again (retries reset; a failed or quarantined package
+    goes back to the start of its stage). Each letter is replayed once, however often
+    this runs. Audited as ``cli``."""
+    _dlq_act("replay", dry_run, where)
+
+
+@dlq.command("purge")
+@_dlq_filter
+@click.option("--dry-run", is_flag=True, help="only count what would be purged")
+@click.option("--yes", is_flag=True, help="purge without asking")
+def dlq_purge(dry_run: bool, yes: bool, **where: Any) -> None:
+    """Drop the matching letters for good (the SQL row stays, marked purged). Audited."""
+    if not dry_run and not yes:
+        click.confirm("purge the matching dead letters?", abort=True)
+    _dlq_act("purge", dry_run, where)
+
+
 def _demo_login() -> None:
     """With no login yet (a fresh ``make run``): create ``demo`` (operator) with a random
     password and print it once."""

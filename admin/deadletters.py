@@ -1,10 +1,12 @@
-"""The admin's dead letters: the list (filter by queue, actor, error class, package),
-replay — one, or every one matching the filter after a dry-run count — for operators,
-purge for admins; every action is audited (who, when, what filter, how many)."""
+"""The admin's dead letters and quarantined packages: the list (filter by queue, actor,
+reason class, error class, package), replay — one, or every one matching the filter
+after a dry-run count — for operators, purge for admins. :func:`workers.deadletters.act`
+does the work, for ``omsx dlq`` too: a letter is replayed once however often the
+button is pressed, and every action is audited (who, when, what filter, how many)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import redis
@@ -17,10 +19,10 @@ from litestar.response import Template
 
 from admin.auth import Operator, requires
 from omsx.settings import get_settings
-from storage.db import session_scope
-from storage.users import Role, audit
+from storage.deadletters import REASONS
+from storage.users import Role
 from workers.broker import QUEUES, broker
-from workers.deadletters import DeadFilter, DeadLetter, dead_letters, purge, replay
+from workers.deadletters import DeadFilter, act, listing
 
 
 @dataclass
@@ -29,6 +31,7 @@ class DeadForm:
 
     queue: str = ""
     actor: str = ""
+    reason: str = ""
     error_class: str = ""
     package_id: str = ""
     message_id: str = ""  # one letter only
@@ -37,47 +40,34 @@ class DeadForm:
     def where(self) -> DeadFilter:
         if self.queue and self.queue not in QUEUES:
             raise ValidationException(f"queue: {self.queue!r} is none of {', '.join(QUEUES)}")
+        if self.reason and self.reason not in REASONS:
+            raise ValidationException(f"reason: {self.reason!r} is none of {', '.join(REASONS)}")
         if self.package_id and not self.package_id.isdigit():
             raise ValidationException(f"package_id: {self.package_id!r} is not a number")
-        return DeadFilter(self.queue or None, self.actor or None, self.error_class or None,
-                          int(self.package_id) if self.package_id else None)  # fmt: skip
-
-    def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in asdict(self).items() if v and k != "confirm"]
-        return " ".join(parts) or "all"
+        return DeadFilter(self.queue or None, self.actor or None, self.reason or None,
+                          self.error_class or None,
+                          int(self.package_id) if self.package_id else None,
+                          self.message_id or None)  # fmt: skip
 
 
 def _client() -> redis.Redis:
     return redis.Redis.from_url(get_settings().redis_url, socket_timeout=5)
 
 
-def _matching(client: redis.Redis, form: DeadForm) -> list[DeadLetter]:
-    found = dead_letters(client, form.where())
-    if form.message_id:
-        found = [letter for letter in found if letter.message_id == form.message_id]
-    return found
-
-
 def _act(request: Request[Operator, Any, Any], form: DeadForm, action: str) -> dict[str, Any]:
     client = _client()
     try:
-        found = _matching(client, form)
-        if not form.confirm:
-            return {"action": action, "dry_run": True, "matched": len(found), "done": 0,
-                    "filter": form.describe()}  # fmt: skip
-        done = replay(client, broker, found) if action == "replay" else purge(client, found)
+        done = act(action, form.where(), who=request.user.username, confirm=bool(form.confirm),
+                   client=client, broker=broker)  # fmt: skip
     finally:
         client.close()
-    with session_scope() as session:
-        audit(session, request.user.username, action, target=form.describe(), count=done)
-    return {"action": action, "dry_run": False, "matched": len(found), "done": done,
-            "filter": form.describe()}  # fmt: skip
+    return done.as_dict()
 
 
 def _listing(form: DeadForm) -> list[dict[str, Any]]:
     client = _client()
     try:
-        return [letter.as_dict() for letter in _matching(client, form)]
+        return [letter.as_dict() for letter in listing(form.where(), client)]
     finally:
         client.close()
 
@@ -86,11 +76,12 @@ def provide_form(
     *,
     queue: FromQuery[str] = "",
     actor: FromQuery[str] = "",
+    reason: FromQuery[str] = "",
     error_class: FromQuery[str] = "",
     package_id: FromQuery[str] = "",
 ) -> DeadForm:
     """The filter of the dead-letter page and its API, from the query string."""
-    return DeadForm(queue, actor, error_class, package_id)
+    return DeadForm(queue, actor, reason, error_class, package_id)
 
 
 QUERY = {"form": Provide(provide_form, sync_to_thread=False)}
@@ -99,12 +90,13 @@ QUERY = {"form": Provide(provide_form, sync_to_thread=False)}
 def _page(request: Request[Operator, Any, Any], form: DeadForm,
           result: dict[str, Any] | None) -> Template:  # fmt: skip
     return Template("dead.html", context={"user": request.user, "form": form, "queues": QUEUES,
-                                          "dead": _listing(form), "result": result})  # fmt: skip
+                                          "reasons": REASONS, "dead": _listing(form),
+                                          "result": result})  # fmt: skip
 
 
 @get("/api/dead", sync_to_thread=True, dependencies=QUERY)
 def api_dead(form: NamedDependency[DeadForm]) -> dict[str, Any]:
-    """Dead letters matching the filter."""
+    """Dead letters and quarantined packages matching the filter, oldest first."""
     return {"dead": _listing(form)}
 
 

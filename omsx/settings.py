@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         300, ge=5, description="A stage not moved for this long is re-driven"
     )
     sweep_interval_s: int = Field(30, ge=1, description="How often the sweeper runs")
+    quarantine_after: int = Field(
+        3,
+        ge=1,
+        description="A package whose validate/apply deliveries died this many times in a "
+        "row (worker killed, out of memory) is quarantined instead of delivered again",
+    )
     apply_batch: int = Field(
         1000,
         ge=1,

@@ -68,6 +68,10 @@ class Package(SQLModel, table=True):
     __table_args__ = (
         Index("ix_package_sender_received", "sender_code", "received_at"),
         Index("ix_package_state_updated", "state", "updated_at"),
+        # the admin's search: one filter, newest first (ORDER BY id DESC LIMIT n)
+        Index("ix_package_state_id", "state", "id"),
+        Index("ix_package_sender_id", "sender_code", "id"),
+        Index("ix_package_kind_state_result", "kind", "state", "result"),  # /metrics
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -16,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from omsx.settings import Settings, get_settings
-from workers.middleware import DeadLetterReason, StageLog
+from workers.middleware import CrashGuard, DeadLetterReason, StageLog
 
 QUEUES = ("validate", "apply", "reply", "maintenance")
 P = ParamSpec("P")
@@ -31,6 +31,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=60_000)  # type: ignore[no-untyped-call]
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(StageLog())
+    broker.add_middleware(CrashGuard())
     broker.add_middleware(DeadLetterReason())
     return broker
 

@@ -1,6 +1,7 @@
 """The sweeper: re-drives packages whose state has not moved for a stage deadline,
 and outbox rows that stayed unpublished, so a Redis flush or a crashed worker loses
-nothing (design.md ◆ SQL is the source of truth).
+nothing (design.md ◆ SQL is the source of truth); and records in SQL any dead letter
+that only Redis holds. Failed and quarantined packages wait for a replay instead.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dramatiq
+import redis
 from sqlmodel import col, select
 
 from omsx.logs import get_logger
@@ -15,6 +17,7 @@ from omsx.settings import get_settings
 from storage.db import session_scope
 from storage.models import Outbox, Package, State, utcnow
 from workers.apply import apply
+from workers.deadletters import mirror_redis
 from workers.replies import publish_protocols
 from workers.validation import validate
 
@@ -64,4 +67,16 @@ def sweep() -> None:
     pending = unpublished_packages()
     for owner in pending:
         publish_protocols.send(owner)
-    log.info("sweep.done", redriven=len(stale), outbox_redriven=len(pending))
+    mirrored = _mirror_dead_letters(settings.redis_url)
+    log.info("sweep.done", redriven=len(stale), outbox_redriven=len(pending),
+             dead_letters_mirrored=mirrored)  # fmt: skip
+
+
+def _mirror_dead_letters(redis_url: str) -> int:
+    """Record in SQL any dead letter only Redis holds (it expires there in 7 days)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        with session_scope() as session:
+            return mirror_redis(session, client)
+    finally:
+        client.close()

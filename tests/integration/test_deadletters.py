@@ -1,5 +1,8 @@
-"""Dead letters of a real Redis broker: a message that failed all its retries is
-listed with its error class, replayed (it runs again) or purged."""
+"""Dead letters and quarantine on a real Redis broker and database (issue "faults"):
+a dead letter is recorded in SQL with its reason class and outlives Redis's copy; a
+replay runs once however often it is asked for; a purged letter never runs; a letter
+only Redis holds is mirrored; a package whose deliveries keep dying is quarantined;
+``omsx dlq`` does what the admin's buttons do."""
 
 from __future__ import annotations
 
@@ -7,49 +10,225 @@ import time
 
 import pytest
 import redis
+from click.testing import CliRunner
+from dramatiq import Message
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import ActorNotFound
+from dramatiq.middleware import SkipMessage
+from sqlmodel import Session, select
 
-from workers.deadletters import DeadFilter, dead_letters, purge, replay
+from omsx.errors import ContractError, OmsxError, StorageUnavailable
+from omsx.settings import Settings
+from storage.db import get_engine, session_scope
+from storage.deadletters import DeadLetterRecord
+from storage.models import Package, State
+from storage.users import AuditEntry
+from workers.deadletters import DeadFilter, act, classify, dead_letters, listing, mirror_redis
 
 pytestmark = pytest.mark.integration
 
+Dead = tuple[redis.Redis, RedisBroker, list[int]]
 
-def test_a_dead_letter_is_listed_with_its_error_and_replayed_once(
-    dead: tuple[redis.Redis, RedisBroker, list[int]],
-) -> None:
-    client, broker, seen = dead
-    [letter] = dead_letters(client)
-    assert (letter.queue, letter.actor, letter.package_id) == ("apply", "apply", 7)
-    assert letter.error_class == "Flaky" and "the first run fails" in letter.error
-    assert dead_letters(client, DeadFilter(error_class="OtherError")) == []
-    assert dead_letters(client, DeadFilter(package_id=7)) == [letter]
-    assert replay(client, broker, [letter]) == 1
+
+def _wait_for(seen: list[int], value: int) -> None:
     deadline = time.monotonic() + 20
-    while 7 not in seen:
+    while value not in seen:
         assert time.monotonic() < deadline, "the replayed message did not run"
         time.sleep(0.05)
-    assert dead_letters(client) == [] and seen == [-7, 7]
 
 
-def test_a_purged_dead_letter_is_gone_and_never_runs(
-    dead: tuple[redis.Redis, RedisBroker, list[int]],
+def _rows(settings: Settings) -> list[DeadLetterRecord]:
+    with Session(get_engine(settings.database_url)) as s:
+        return list(s.exec(select(DeadLetterRecord).order_by(DeadLetterRecord.id)).all())
+
+
+def test_reason_classes() -> None:
+    assert classify(ActorNotFound("gone")) == "unknown_actor"
+    assert classify(ContractError("bad")) == "schema"
+    assert classify(StorageUnavailable("db down")) == "transient"
+    assert classify(redis.ConnectionError("down")) == "transient"
+    assert classify(OmsxError("no such thing")) == "business"
+    assert classify(KeyError("x")) == "unexpected"
+    assert classify(None) == "age_limit"
+
+
+def test_a_dead_letter_is_in_sql_and_replayed_once_however_often_asked(
+    dead: Dead, omsx_env: Settings
 ) -> None:
-    client, _broker, seen = dead
-    assert purge(client, dead_letters(client)) == 1
-    assert dead_letters(client) == [] and not client.hlen("dramatiq:apply.XQ.msgs")
-    assert not client.hlen("dramatiq:apply.XQ.reasons")
+    client, broker, seen = dead
+    [row] = _rows(omsx_env)
+    assert (row.queue, row.actor, row.package_id, row.reason, row.error_class, row.state) == (
+        "apply", "apply", 7, "unexpected", "Flaky", "dead")  # fmt: skip
+    assert "the first run fails" in row.error and row.message
+    [letter] = listing(DeadFilter(), client)
+    assert listing(DeadFilter(error_class="OtherError"), client) == []
+    assert listing(DeadFilter(package_id=7, reason="unexpected"), client) == [letter]
+    dry = act("replay", DeadFilter(), who="oleg", confirm=False, client=client, broker=broker)
+    assert (dry.dry_run, dry.matched, dry.done) == (True, 1, 0)
+    first = act("replay", DeadFilter(), who="oleg", confirm=True, client=client, broker=broker)
+    again = act("replay", DeadFilter(key=letter.key), who="oleg", confirm=True, client=client,
+                broker=broker)  # fmt: skip
+    assert (first.done, again.matched, again.done) == (1, 0, 0)
+    _wait_for(seen, 7)
+    time.sleep(0.3)
+    assert seen == [-7, 7]  # ran once more, not twice
+    assert not client.zcard("dramatiq:apply.XQ")
+    [row] = _rows(omsx_env)
+    assert (row.state, row.acted_by) == ("replayed", "oleg")
+    print(f"replayed: first done={first.done}, second matched={again.matched}")
+
+
+def test_a_purged_letter_never_runs_and_the_row_says_so(dead: Dead, omsx_env: Settings) -> None:
+    client, broker, seen = dead
+    done = act("purge", DeadFilter(), who="anna", confirm=True, client=client, broker=broker)
+    assert done.done == 1 and listing(DeadFilter(), client) == []
+    assert not client.hlen("dramatiq:apply.XQ.msgs") and not client.hlen(
+        "dramatiq:apply.XQ.reasons"
+    )
     time.sleep(0.5)
-    assert seen == [-7]
+    assert seen == [-7] and [r.state for r in _rows(omsx_env)] == ["purged"]
+    with Session(get_engine(omsx_env.database_url)) as s:
+        audits = [(a.username, a.action, a.count) for a in s.exec(select(AuditEntry)).all()]
+    assert audits == [("anna", "purge", 1)]
 
 
-def test_a_corrupt_dead_letter_is_listed_as_undecodable_and_can_only_be_purged(
-    dead: tuple[redis.Redis, RedisBroker, list[int]],
+def test_a_letter_outlives_redis_and_replays_from_sql(dead: Dead, omsx_env: Settings) -> None:
+    client, broker, seen = dead
+    client.delete("dramatiq:apply.XQ", "dramatiq:apply.XQ.msgs")  # Redis expired it (7 days)
+    [letter] = listing(DeadFilter(), client)
+    assert letter.package_id == 7
+    done = act("replay", DeadFilter(), who="oleg", confirm=True, client=client, broker=broker)
+    assert done.done == 1
+    _wait_for(seen, 7)
+
+
+def test_a_letter_only_redis_holds_is_mirrored_and_an_undecodable_one_only_purged(
+    dead: Dead, omsx_env: Settings
 ) -> None:
     client, broker, _seen = dead
-    [letter] = dead_letters(client)
-    client.hset("dramatiq:apply.XQ.msgs", letter.message_id, b"\x00not a message")  # the fault
-    [broken] = dead_letters(client)
+    [key] = [k.decode() for k in client.zrange("dramatiq:apply.XQ", 0, -1)]
+    with session_scope() as s:  # as if the worker's SQL write had failed
+        for row in s.exec(select(DeadLetterRecord)).all():
+            s.delete(row)
+    with session_scope() as s:
+        assert mirror_redis(s, client) == 1
+    with session_scope() as s:
+        assert mirror_redis(s, client) == 0  # once
+        [mirrored] = dead_letters(s)
+    assert (mirrored.key, mirrored.actor, mirrored.error_class) == (key, "apply", "Flaky")
+    with session_scope() as s:
+        for row in s.exec(select(DeadLetterRecord)).all():
+            s.delete(row)
+    client.hset("dramatiq:apply.XQ.msgs", key, b"\x00not a message")  # and its bytes broken
+    [broken] = listing(DeadFilter(), client)
     assert (broken.error_class, broken.actor) == ("undecodable", "?")
-    assert replay(client, broker, [broken]) == 0
-    assert dead_letters(client) == [broken]
-    assert purge(client, [broken]) == 1 and dead_letters(client) == []
+    tried = act("replay", DeadFilter(), who="oleg", confirm=True, client=client, broker=broker)
+    assert tried.done == 0 and "cannot be decoded" in tried.skipped[0]
+    assert [r.state for r in _rows(omsx_env)] == ["dead"]  # the failed replay changed nothing
+    purged = act("purge", DeadFilter(), who="anna", confirm=True, client=client, broker=broker)
+    assert purged.done == 1 and listing(DeadFilter(), client) == []
+
+
+def _package(state: State) -> int:
+    with session_scope() as s:
+        p = Package(sha256=f"{state.value:0<64}"[:64], subject="oms.in.mo.640001.registry",
+                    file_name="HM640001S64004_25111.zip", sender_role="mo",
+                    sender_code="640001", kind="registry", state=state)  # fmt: skip
+        s.add(p)
+        s.flush()
+        assert p.id is not None
+        return p.id
+
+
+def _message(actor: str, package_id: int, redis_id: str) -> MessageProxy:
+    message = Message(queue_name=actor, actor_name=actor, args=(package_id,), kwargs={},
+                      options={"redis_message_id": redis_id})  # fmt: skip
+    return MessageProxy(message)
+
+
+def test_a_package_that_keeps_killing_workers_is_quarantined_then_replayed(
+    dead: Dead, omsx_env: Settings
+) -> None:
+    from workers.broker import broker as hub_broker
+    from workers.middleware import CrashGuard
+    from workers.sweeper import stale_packages
+
+    client, _broker, _seen = dead
+    guard = CrashGuard()
+    pid = _package(State.VALIDATING)
+    for delivery in range(omsx_env.quarantine_after):  # each one killed mid-task
+        guard.before_process_message(hub_broker, _message("validate", pid, f"r{delivery}"))
+    with pytest.raises(SkipMessage):  # the next delivery is not processed
+        guard.before_process_message(hub_broker, _message("validate", pid, "r-last"))
+    with session_scope() as s:
+        package = s.get(Package, pid)
+        assert package is not None
+        assert (package.state, package.error_class) == ("quarantined", "crash")
+    assert stale_packages(0) == []  # the sweeper leaves it alone
+    [letter] = [d for d in listing(DeadFilter(reason="crash"), client)]
+    assert (letter.package_id, letter.actor, letter.key) == (pid, "validate", "r-last")
+    done = act("replay", DeadFilter(reason="crash"), who="oleg", confirm=True, client=client,
+               broker=hub_broker)  # fmt: skip
+    assert done.done == 1
+    with session_scope() as s:
+        package = s.get(Package, pid)
+        assert package is not None
+        assert (package.state, package.attempts, package.error_class) == ("received", 0, None)
+    assert hub_broker.queues["validate"].qsize() == 1  # type: ignore[attr-defined] (a StubBroker)
+    hub_broker.flush("validate")  # type: ignore[attr-defined]
+    # a delivery that finishes (failed or not) clears the count
+    guard.before_process_message(hub_broker, _message("validate", pid, "r-ok"))
+    guard.after_process_message(hub_broker, _message("validate", pid, "r-ok"),
+                                exception=RuntimeError("x"))  # fmt: skip
+    with session_scope() as s:
+        package = s.get(Package, pid)
+        assert package is not None and package.attempts == 0
+
+
+def test_a_dead_package_message_leaves_the_package_failed_until_replayed(
+    dead: Dead, omsx_env: Settings
+) -> None:
+    from workers.broker import broker as hub_broker
+    from workers.middleware import DeadLetterReason
+    from workers.sweeper import stale_packages
+
+    client, _broker, _seen = dead
+    pid = _package(State.APPLYING)
+    proxy = _message("apply", pid, "r-dead")
+    proxy.stuff_exception(StorageUnavailable("database down"))
+    proxy.fail()
+    DeadLetterReason().after_nack(hub_broker, proxy)
+    with session_scope() as s:
+        package = s.get(Package, pid)
+        assert package is not None and package.state == "failed"
+    assert pid not in [p for p, _ in stale_packages(0)]
+    [letter] = listing(DeadFilter(package_id=pid), client)
+    assert (letter.reason, letter.error_class) == ("transient", "StorageUnavailable")
+    act("replay", DeadFilter(package_id=pid), who="oleg", confirm=True, client=client,
+        broker=hub_broker)  # fmt: skip
+    with session_scope() as s:
+        package = s.get(Package, pid)
+        assert package is not None and package.state == "checked"  # apply starts again
+    hub_broker.flush("apply")  # type: ignore[attr-defined]
+
+
+def test_omsx_dlq_lists_replays_and_purges_as_the_admin_does(
+    dead: Dead, omsx_env: Settings
+) -> None:
+    from admin.cli import main
+
+    listed = CliRunner().invoke(main, ["dlq", "list", "--reason", "unexpected"])
+    assert listed.exit_code == 0 and "Flaky" in listed.output and "apply" in listed.output
+    dry = CliRunner().invoke(main, ["dlq", "replay", "--package", "7", "--dry-run"])
+    assert dry.exit_code == 0 and "1 letter(s) match" in dry.output
+    bad = CliRunner().invoke(main, ["dlq", "list", "--reason", "nonsense"])
+    assert bad.exit_code == 2
+    done = CliRunner().invoke(main, ["dlq", "replay", "--package", "7"])
+    assert done.exit_code == 0 and "replay: 1 of 1" in done.output
+    again = CliRunner().invoke(main, ["dlq", "replay", "--package", "7"])
+    assert "replay: 0 of 0" in again.output
+    with Session(get_engine(omsx_env.database_url)) as s:
+        audits = [(a.username, a.action, a.count) for a in s.exec(select(AuditEntry)).all()]
+    assert audits == [("cli", "replay", 1), ("cli", "replay", 0)]
+    assert CliRunner().invoke(main, ["dlq", "purge", "--yes"]).exit_code == 0

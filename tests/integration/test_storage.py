@@ -163,6 +163,7 @@ def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
 
     import storage.care
     import storage.daily
+    import storage.deadletters
     import storage.events
     import storage.models
     import storage.users  # noqa: F401 - every table is declared on import
