@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily
+.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily bench-admin
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ bench-register: install ## a 100k register through the hub (SQLite, PostgreSQL) 
 
 bench-daily: install ## one day's consolidation: 200 МО, 4 СМО, 50k events (SQLite, PostgreSQL) vs its floor; BENCH_EVENTS=N
 	$(PY) -m bench.daily
+
+bench-admin: install ## package search and person card through the admin app, 100k packages, 1M cases (SQLite, PostgreSQL) vs their floor; BENCH_CASES=N BENCH_PACKAGES=N
+	$(PY) -m bench.admin
 
 clean: ## remove the virtual environment and local data (./var)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
