@@ -50,8 +50,11 @@ def main() -> None:
 )
 def up(procfile: Path) -> None:
     """Prepare the database and start every Procfile process (honcho)."""
+    from admin.natscli import prepare_embedded
+
     _prepare_database()
     _demo_login()
+    prepare_embedded(get_settings())  # the NATS users of the registry's participants
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     honcho = shutil.which("honcho") or str(Path(bin_dir) / "honcho")
@@ -63,11 +66,15 @@ def up(procfile: Path) -> None:
 @click.argument("server", type=click.Choice(["nats", "redis"]))
 def serve(server: str) -> None:
     """Run an embedded server from its wheel in the foreground (data under OMSX_DATA_DIR)."""
+    from admin.natscli import ensure_config
     from omsx import embedded
 
     settings = get_settings()
-    make = embedded.nats_from_settings if server == "nats" else embedded.valkey_from_settings
-    proc = make(settings)
+    if server == "nats":
+        config = ensure_config(settings) if settings.nats_auth else None
+        proc = embedded.nats_from_settings(settings, config_file=config)
+    else:
+        proc = embedded.valkey_from_settings(settings)
     embedded.run_foreground(proc)
 
 
@@ -143,6 +150,13 @@ def admin() -> None:
 @click.option("--url", default=None, help="NATS URL; default OMSX_NATS_URL")
 @click.option("--user", envvar="OMSX_GATEWAY_USER", default=None, help="the gateway's NATS user")
 @click.option("--password", envvar="OMSX_GATEWAY_PASSWORD", default=None, hide_input=True)
+@click.option(
+    "--nkey",
+    envvar="OMSX_GATEWAY_NKEY",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the gateway's NKey seed file (default: the one under the data dir, if the hub holds it)",
+)
 def publish(
     paths: tuple[Path, ...],
     as_: str,
@@ -153,8 +167,10 @@ def publish(
     url: str | None,
     user: str | None,
     password: str | None,
+    nkey: Path | None,
 ) -> None:
     """Publish packages (files, or every .zip in a folder) as a participant's gateway."""
+    from admin.natscli import gateway_credentials
     from contracts.filenames import Party
 
     try:
@@ -171,7 +187,9 @@ def publish(
             timeout=timeout,
             raw=raw,
             url=url or get_settings().nats_url,
-            auth={"user": user, "password": password or ""} if user else {},
+            auth=gateway_credentials(
+                get_settings(), party, user=user, password=password, nkey=nkey
+            ),
         )
     )
     sys.exit(code)
@@ -386,6 +404,7 @@ def demo_phase(kind: str, file_name: str) -> int:
 
 
 async def _demo_publish(manifest: Any, url: str, timeout: float) -> list[str]:
+    from admin.natscli import gateway_credentials
     from contracts.filenames import Party
     from messages.gateway import Gateway
 
@@ -399,9 +418,9 @@ async def _demo_publish(manifest: Any, url: str, timeout: float) -> list[str]:
             sent = []
             for package in packages:
                 if package.sender not in gateways:
-                    gateways[package.sender] = await Gateway.connect(
-                        url, Party.from_token(package.sender)
-                    )
+                    party = Party.from_token(package.sender)  # its seed under the data dir
+                    auth = gateway_credentials(get_settings(), party)
+                    gateways[package.sender] = await Gateway.connect(url, party, **auth)
                 gw = gateways[package.sender]
                 sent.append((package, gw, await gw.publish_file(package.path, kind=package.kind)))
             for package, gw, published in sent:
@@ -1002,3 +1021,8 @@ def _demo_login() -> None:
         f"admin: http://{settings.admin_host}:{settings.admin_port}/ — log in as demo / "
         f"{password} (shown once; omsx users add NAME --role admin for your own)"
     )
+
+
+from admin.natscli import nats_config  # noqa: E402 - the command lives in its own module
+
+main.add_command(nats_config)

@@ -9,7 +9,8 @@ import nats
 from nats.aio.client import Client
 from nats.errors import NoServersError
 
-from omsx.errors import TransportUnavailable
+from messages.natsconfig import hub_seed_path
+from omsx.errors import ConfigError, TransportUnavailable
 from omsx.logs import get_logger
 from omsx.settings import Settings
 
@@ -63,10 +64,22 @@ async def open_connection(
         raise TransportUnavailable(f"NATS unreachable at {where} for {wait_s:.0f} s") from exc
 
 
-async def connect(settings: Settings, *, name: str, wait_s: float = 60.0, **options: Any) -> Client:
-    """The hub's own connection, with its credentials from the settings."""
-    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
-    auth: dict[str, Any] = {}
+def hub_credentials(settings: Settings) -> dict[str, Any]:
+    """How the hub authenticates: ``OMSX_NATS_USER``/``PASSWORD``; else the NKey seed
+    ``OMSX_NATS_NKEY_SEED``; else the hub's seed that ``omsx nats-config`` wrote under
+    the data dir, when there is one; else nothing (a server without authentication)."""
     if settings.nats_user:
-        auth = {"user": settings.nats_user, "password": settings.nats_password or ""}
+        return {"user": settings.nats_user, "password": settings.nats_password or ""}
+    if settings.nats_nkey_seed is not None:
+        if not settings.nats_nkey_seed.is_file():
+            raise ConfigError(f"OMSX_NATS_NKEY_SEED: {settings.nats_nkey_seed} is not a file")
+        return {"nkeys_seed": str(settings.nats_nkey_seed)}
+    generated = hub_seed_path(settings)
+    return {"nkeys_seed": str(generated)} if generated.is_file() else {}
+
+
+async def connect(settings: Settings, *, name: str, wait_s: float = 60.0, **options: Any) -> Client:
+    """The hub's own connection, with its credentials (:func:`hub_credentials`)."""
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    auth = hub_credentials(settings)
     return await open_connection(servers, name=name, wait_s=wait_s, **auth, **options)

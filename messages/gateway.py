@@ -12,12 +12,21 @@
 Bodies that fit in a NATS message travel inline; larger ones go through the
 ``OMS_PACKAGES`` object store, with ``Oms-Object`` and ``Oms-Sha256`` headers
 (exchange.md §2). ``Nats-Msg-Id`` is always the SHA-256 of the package bytes.
+
+Everything a gateway does fits the permissions ``omsx nats-config`` gives a participant
+(docs/nats.md): replies and deliveries come to its own inbox prefix; it
+reads OMS_OUT only through push consumers it creates with its own subjects as the filter
+(durables named after it, waits named at random); it writes a large package into the
+object store without reading the bucket, its chunks under its own namespace
+(:func:`put_object`). The names are those of :mod:`messages.natsconfig`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,18 +36,46 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BucketNotFoundError, NoStreamResponseError
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectInfo, ObjectMetaOptions
+from nats.js.errors import NoStreamResponseError
+from nats.nuid import NUID
 
 from contracts.filenames import Party, parse_name
 from contracts.protocol import Protocol, parse_protocol
 from messages import headers as H
 from messages import subjects
 from messages.connect import open_connection
+from messages.natsconfig import chunk_namespace, consumer_name, inbox_prefix, object_name
 from messages.streams import BUCKET, OUT_STREAM
 from omsx.errors import ContractError, OmsxError, TransportUnavailable
 
 HEADER_ROOM = 4096  # bytes kept free for headers under the server's max_payload
+CHUNK = 128 * 1024  # object store chunk, as nats-py writes them
+WAIT_IDLE_S = 10.0  # the server removes a wait's consumer this long after we stop listening
+
+
+async def put_object(js: JetStreamContext, name: str, data: bytes, *, namespace: str) -> None:
+    """Write ``data`` into ``OMS_PACKAGES`` as ``name`` by publishing alone: the chunks,
+    then the meta, in nats-py's format (its ``ObjectStore.get`` reads it back). Unlike
+    ``ObjectStore.put`` nothing is read, purged or rolled up, which a participant may not
+    do; chunks of a failed put expire with the bucket."""
+    nuid = f"{namespace}.{NUID().next().decode()}"
+    chunks = f"$O.{BUCKET}.C.{nuid}"
+    count = 0
+    for start in range(0, len(data), CHUNK):
+        await js.publish(chunks, data[start : start + CHUNK], timeout=30)
+        count += 1
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
+    meta = ObjectInfo(
+        name=name, bucket=BUCKET, nuid=nuid, size=len(data), chunks=count,
+        mtime=datetime.now(UTC).isoformat(), digest=f"SHA-256={digest}",
+        options=ObjectMetaOptions(max_chunk_size=CHUNK),
+    )  # fmt: skip
+    subject = f"$O.{BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+    await js.publish(subject, json.dumps(meta.as_dict()).encode(), timeout=30)
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,7 @@ class Gateway:
     ) -> Gateway:
         """Connect as ``party``; :class:`TransportUnavailable` after ``wait_s`` without a server."""
         servers = [u.strip() for u in url.split(",") if u.strip()]
+        options.setdefault("inbox_prefix", inbox_prefix(party))
         nc = await open_connection(servers, name=f"gateway-{party.token}", wait_s=wait_s, **options)
         return cls(nc, party)
 
@@ -129,12 +167,12 @@ class Gateway:
         via_object = len(data) > self.nc.max_payload - HEADER_ROOM
         body = data
         if via_object:
+            name = object_name(self.party, sha)
             try:
-                store = await self.js.object_store(BUCKET)
-            except BucketNotFoundError as exc:
+                await put_object(self.js, name, data, namespace=chunk_namespace(self.party))
+            except NoStreamResponseError as exc:
                 raise TransportUnavailable("the hub has not provisioned OMS_PACKAGES") from exc
-            await store.put(sha, data)
-            headers.update({H.OBJECT: sha, H.SHA256: sha})
+            headers.update({H.OBJECT: name, H.SHA256: sha})
             body = b""
         try:
             ack = await self.js.publish(subject, body, headers=headers, timeout=30)
@@ -155,12 +193,7 @@ class Gateway:
             return {}
         since = min(p.at for p in wanted.values()) - _lookback(wanted.values())
         found: dict[int, Received] = {}
-        sub = await self.js.subscribe(
-            subjects.protocol(self.party),
-            stream=OUT_STREAM,
-            ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
-        )
+        sub = await self._follow(subjects.protocol(self.party), since)
         try:
             async with asyncio.timeout(timeout):
                 async for msg in sub.messages:
@@ -186,7 +219,8 @@ class Gateway:
         Each item is acknowledged after the caller's loop body runs, so a gateway that
         crashes re-reads what it had not finished. Ends after ``idle_timeout`` s of quiet.
         """
-        async for msg in self._pull(subjects.protocol(self.party), durable, batch, idle_timeout):
+        subject = subjects.protocol(self.party)
+        async for msg in self._durable(subject, durable, batch, idle_timeout):
             yield _received(msg)
 
     async def deliveries(
@@ -201,19 +235,14 @@ class Gateway:
         :meth:`protocols` reads only the protocols.
         """
         subject = subjects.outbound_all(self.party)
-        async for msg in self._pull(subject, durable, batch, idle_timeout):
+        async for msg in self._durable(subject, durable, batch, idle_timeout):
             yield await self._delivered(msg)
 
     async def wait_delivery(
         self, what: str, since: datetime, *, timeout: float = 60.0
     ) -> Delivered:
         """The first ``what`` (``registry``, ``daily`` …) addressed to us since ``since``."""
-        sub = await self.js.subscribe(
-            subjects.outbound(self.party, what),
-            stream=OUT_STREAM,
-            ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since),
-        )
+        sub = await self._follow(subjects.outbound(self.party, what), since)
         try:
             msg = await sub.next_msg(timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError) as exc:
@@ -224,38 +253,83 @@ class Gateway:
             await sub.unsubscribe()
         return await self._delivered(msg)
 
-    async def _pull(
+    async def _follow(self, subject: str, since: datetime) -> Subscription:
+        """Messages on ``subject`` from ``since``, pushed to our inbox by a consumer of
+        this wait alone: named at random, removed by the server once we stop listening."""
+        inbox = self.nc.new_inbox()
+        name = f"{consumer_name(self.party, 'wait')}-{NUID().next().decode()}"
+        config = ConsumerConfig(
+            name=name, filter_subject=subject, deliver_subject=inbox,
+            deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since,
+            ack_policy=AckPolicy.NONE, inactive_threshold=WAIT_IDLE_S,
+            mem_storage=True, num_replicas=1,
+        )  # fmt: skip
+        await self.js.add_consumer(OUT_STREAM, config=config)  # it waits for our interest
+        return await self.nc.subscribe(inbox)
+
+    async def _durable(
         self, subject: str, durable: str, batch: int, idle_timeout: float | None
     ) -> AsyncIterator[Msg]:
-        sub = await self.js.pull_subscribe(
-            subject,
-            durable=durable,
-            stream=OUT_STREAM,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
-        )
+        """Our durable push consumer ``durable`` on ``subject``: (re)asserted with our own
+        filter and inbox, at most ``batch`` messages unacknowledged, each acked after the
+        caller's loop body. Instances sharing the name share the messages (a queue group).
+
+        A named consumer with a filter is created through
+        ``$JS.API.CONSUMER.CREATE.OMS_OUT.<name>.<filter>``: the one form the NATS config
+        lets a participant use, with its own subjects as the filter."""
+        name = consumer_name(self.party, durable)
+        inbox = f"{inbox_prefix(self.party)}.{name}"
+        config = ConsumerConfig(
+            name=name, durable_name=name, filter_subject=subject, deliver_subject=inbox,
+            deliver_group=name, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=batch,
+        )  # fmt: skip
+        await self.js.add_consumer(OUT_STREAM, config=config)  # before we listen: restored
+        sub = await self.nc.subscribe(inbox, queue=name)
         loop = asyncio.get_running_loop()
         last = loop.time()
-        while idle_timeout is None or loop.time() - last < idle_timeout:
-            try:
-                msgs = await sub.fetch(batch, timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            for msg in msgs:
+        try:
+            while idle_timeout is None or loop.time() - last < idle_timeout:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                self._check_ours(msg, name)
                 yield msg
                 await msg.ack()
                 last = loop.time()
+        finally:
+            await sub.unsubscribe()
+
+    def _check_ours(self, msg: Msg, name: str) -> None:
+        # another participant can re-point a durable whose name it knows at its own
+        # subjects (never ours at it: the server checks the filter); refuse to go on
+        if not msg.subject.startswith(f"{subjects.OUT_PREFIX}.{self.party.token}."):
+            raise OmsxError(
+                f"the consumer {name} delivered {msg.subject}, which is not addressed to "
+                f"{self.party.token}: it was re-pointed; restart the gateway to restore it"
+            )
 
     async def _delivered(self, msg: Msg) -> Delivered:
         headers = dict(msg.headers or {})
         data = msg.data
         name = headers.get(H.OBJECT)
         if name:
-            store = await self.js.object_store(BUCKET)
-            data = (await store.get(name)).data or b""
+            data = await self._object(msg.subject, name)
             expected = headers.get(H.SHA256, name)
             if hashlib.sha256(data).hexdigest() != expected:
                 raise OmsxError(f"{msg.subject}: the object {name} does not match its SHA-256")
         return Delivered(msg.subject, headers.get(H.FILE_NAME, ""), data, headers)
+
+    async def _object(self, subject: str, name: str) -> bytes:
+        try:
+            store = await self.js.object_store(BUCKET)
+            return (await store.get(name)).data or b""
+        except (NatsError, TimeoutError) as exc:
+            # the generated NATS config does not let participants read the bucket yet
+            # (docs/nats.md "The object store")
+            raise TransportUnavailable(
+                f"{subject}: the object {name} could not be read ({type(exc).__name__})"
+            ) from exc
 
 
 def _lookback(sent: Iterable[Published]) -> timedelta:

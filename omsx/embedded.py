@@ -201,13 +201,21 @@ def _valkey_binary() -> str:
 
 
 def nats_server(
-    port: int, store_dir: Path, *, config_file: Path | None = None, host: str = "127.0.0.1"
+    port: int,
+    store_dir: Path,
+    *,
+    config_file: Path | None = None,
+    host: str = "127.0.0.1",
+    pid_file: Path | None = None,
 ) -> EmbeddedServer:
-    """nats-server with JetStream stored under ``store_dir`` (max_payload left at 1 MiB)."""
+    """nats-server with JetStream stored under ``store_dir`` (max_payload left at 1 MiB);
+    ``config_file`` is e.g. the authorization of ``omsx nats-config``."""
     store_dir = Path(store_dir).absolute()
     argv = [_nats_binary()]
     if config_file is not None:  # flags below override the file
         argv += ["-c", str(Path(config_file).absolute())]
+    if pid_file is not None:  # where ``omsx nats-config`` finds whom to tell to reload
+        argv += ["-P", str(Path(pid_file).absolute())]
     argv += ["-a", host, "-p", str(port), "-js", "-sd", str(store_dir)]
     return EmbeddedServer(
         "nats-server", argv, host=host, port=port, data_dir=store_dir,
@@ -241,10 +249,18 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
-def nats_from_settings(settings: Settings) -> EmbeddedServer:
+def nats_pid_file(settings: Settings) -> Path:
+    """Where the embedded nats-server of ``make run`` writes its process id."""
+    return settings.data_dir / "nats" / "nats-server.pid"
+
+
+def nats_from_settings(settings: Settings, *, config_file: Path | None = None) -> EmbeddedServer:
     """The embedded nats-server of ``make run``: first ``nats_url``, ``<data_dir>/nats``."""
     host, port = _host_port(settings.nats_url, 4222)
-    return nats_server(port, settings.data_dir / "nats", host=host)
+    return nats_server(
+        port, settings.data_dir / "nats", config_file=config_file, host=host,
+        pid_file=nats_pid_file(settings),
+    )  # fmt: skip
 
 
 def valkey_from_settings(settings: Settings) -> EmbeddedServer:

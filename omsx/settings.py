@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     nats_url: str = Field("nats://127.0.0.1:14222", description="NATS server(s), comma-separated")
     nats_user: str | None = Field(None, description="NATS user of the hub itself")
     nats_password: str | None = Field(None, description="Password of the hub's NATS user")
+    nats_nkey_seed: Path | None = Field(
+        None,
+        description="File with the hub's NKey seed; empty = <data dir>/nats-auth/hub.nk "
+        "when that exists (omsx nats-config writes it) and OMSX_NATS_USER is unset",
+    )
+    nats_auth: bool = Field(
+        True,
+        description="The embedded nats-server runs with the per-participant users of "
+        "omsx nats-config (docs/nats.md); false = no authentication (development only)",
+    )
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis/Valkey for Dramatiq")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty = sqlite:///<data_dir>/omsx.db"

@@ -155,8 +155,8 @@ def test_log_in_watch_a_package_read_its_protocol_and_replay_a_dead_letter(
     dead_rows = page.locator("#dead tbody tr")
     expect(dead_rows).to_have_count(1)
     dead = [c.strip() for c in dead_rows.first.locator("td").all_inner_texts()]
-    assert dead[:2] == [DEAD_QUEUE, DEAD_ACTOR] and dead[4] == "InjectedFault", dead
-    ok(f"/dead lists {dead[:2]} error {dead[4]}")
+    assert dead[:2] == [DEAD_QUEUE, DEAD_ACTOR] and dead[5] == "InjectedFault", dead
+    ok(f"/dead lists {dead[:2]} reason {dead[4]}, error {dead[5]}")
     shot(page, "06-dead-listed")
     page.select_option("select[name=queue]", DEAD_QUEUE)
     page.get_by_role("button", name="Показать").click()
