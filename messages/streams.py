@@ -34,6 +34,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             discard=DiscardPolicy.OLD,
             max_age=float(settings.in_retention_days * DAY),
             duplicate_window=float(settings.in_duplicate_window_s),
+            num_replicas=settings.stream_replicas,
             description="Inbound exchange packages (exchange.md §2)",
         ),
         StreamConfig(
@@ -44,6 +45,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             discard=DiscardPolicy.OLD,
             max_age=float(settings.out_retention_days * DAY),
             duplicate_window=float(settings.out_duplicate_window_s),
+            num_replicas=settings.stream_replicas,
             description="Protocols, forwards and extracts for participants",
         ),
     ]
@@ -69,6 +71,7 @@ async def provision(js: JetStreamContext, settings: Settings) -> None:
             BUCKET,
             ObjectStoreConfig(
                 storage=StorageType.FILE,
+                replicas=settings.stream_replicas,
                 description="Packages above the message limit",
                 ttl=float(settings.in_retention_days * DAY),
             ),

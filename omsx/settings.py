@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     in_retention_days: int = Field(30, ge=30, description="OMS_IN message retention")
     out_retention_days: int = Field(90, ge=90, description="OMS_OUT message retention")
     out_duplicate_window_s: int = Field(24 * 3600, description="OMS_OUT duplicate window")
+    stream_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Replicas of OMS_IN, OMS_OUT and OMS_PACKAGES: 3 on a 3-node NATS cluster "
+        "(docs/deploy.md); 1 on a single server",
+    )
     ingest_batch: int = Field(64, ge=1, description="Messages fetched per ingest pull")
     ingest_durable: str = Field("omsx-ingest", description="Durable name of the ingest consumer")
     ingest_ack_wait_s: int = Field(60, ge=5, description="Redelivery after this long without ack")
