@@ -21,7 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from messages.connect import connect
-from messages.streams import BUCKET
+from messages.objects import Placed, put_object
 from omsx.errors import TransportUnavailable
 from omsx.settings import Settings, get_settings
 
@@ -66,17 +66,20 @@ class NatsBridge:
                 f"publish to {subject} failed: {type(exc).__name__}"
             ) from exc
 
-    def put_object(self, name: str, path: Path, timeout: float = 300.0) -> None:
-        """Put a file into the ``OMS_PACKAGES`` object store under ``name``."""
+    def put_object(
+        self, name: str, path: Path, *, namespace: str, timeout: float = 300.0
+    ) -> Placed:
+        """Put a file into the ``OMS_PACKAGES`` object store as ``name``, its chunks under
+        ``namespace`` (the recipient's, which is all it may read), without ``Nats-Rollup``
+        (the bucket refuses it): :func:`messages.objects.put_object`."""
         js = self.jetstream()
 
-        async def put() -> None:
-            store = await js.object_store(BUCKET)
+        async def put() -> Placed:
             with path.open("rb") as fh:
-                await store.put(name, fh)
+                return await put_object(js, name, fh, namespace=namespace)
 
         try:
-            self.run(put(), timeout=timeout)
+            return self.run(put(), timeout=timeout)
         except (NatsError, OSError, TimeoutError) as exc:
             raise TransportUnavailable(f"object store put failed: {type(exc).__name__}") from exc
 

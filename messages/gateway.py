@@ -17,16 +17,16 @@ Everything a gateway does fits the permissions ``omsx nats-config`` gives a part
 (docs/nats.md): replies and deliveries come to its own inbox prefix; it
 reads OMS_OUT only through push consumers it creates with its own subjects as the filter
 (durables named after it, waits named at random); it writes a large package into the
-object store without reading the bucket, its chunks under its own namespace
-(:func:`put_object`). The names are those of :mod:`messages.natsconfig`.
+object store without reading the bucket, its chunks under its own namespace, and reads
+a large delivery through a consumer on the chunks the hub put in that namespace
+(:mod:`messages.objects`). The names are those of :mod:`messages.natsconfig`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import json
+import io
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,9 +38,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectInfo, ObjectMetaOptions
-from nats.js.errors import NoStreamResponseError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import DigestMismatchError, NoStreamResponseError, ObjectNotFoundError
 from nats.nuid import NUID
 
 from contracts.filenames import Party, parse_name
@@ -49,33 +48,12 @@ from messages import headers as H
 from messages import subjects
 from messages.connect import open_connection
 from messages.natsconfig import chunk_namespace, consumer_name, inbox_prefix, object_name
-from messages.streams import BUCKET, OUT_STREAM
+from messages.objects import Placed, put_object, read_chunks, read_object
+from messages.streams import OUT_STREAM
 from omsx.errors import ContractError, OmsxError, TransportUnavailable
 
 HEADER_ROOM = 4096  # bytes kept free for headers under the server's max_payload
-CHUNK = 128 * 1024  # object store chunk, as nats-py writes them
 WAIT_IDLE_S = 10.0  # the server removes a wait's consumer this long after we stop listening
-
-
-async def put_object(js: JetStreamContext, name: str, data: bytes, *, namespace: str) -> None:
-    """Write ``data`` into ``OMS_PACKAGES`` as ``name`` by publishing alone: the chunks,
-    then the meta, in nats-py's format (its ``ObjectStore.get`` reads it back). Unlike
-    ``ObjectStore.put`` nothing is read, purged or rolled up, which a participant may not
-    do; chunks of a failed put expire with the bucket."""
-    nuid = f"{namespace}.{NUID().next().decode()}"
-    chunks = f"$O.{BUCKET}.C.{nuid}"
-    count = 0
-    for start in range(0, len(data), CHUNK):
-        await js.publish(chunks, data[start : start + CHUNK], timeout=30)
-        count += 1
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
-    meta = ObjectInfo(
-        name=name, bucket=BUCKET, nuid=nuid, size=len(data), chunks=count,
-        mtime=datetime.now(UTC).isoformat(), digest=f"SHA-256={digest}",
-        options=ObjectMetaOptions(max_chunk_size=CHUNK),
-    )  # fmt: skip
-    subject = f"$O.{BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
-    await js.publish(subject, json.dumps(meta.as_dict()).encode(), timeout=30)
 
 
 @dataclass(frozen=True)
@@ -314,22 +292,37 @@ class Gateway:
         data = msg.data
         name = headers.get(H.OBJECT)
         if name:
-            data = await self._object(msg.subject, name)
-            expected = headers.get(H.SHA256, name)
-            if hashlib.sha256(data).hexdigest() != expected:
-                raise OmsxError(f"{msg.subject}: the object {name} does not match its SHA-256")
+            data = await self._object(msg.subject, name, headers)
         return Delivered(msg.subject, headers.get(H.FILE_NAME, ""), data, headers)
 
-    async def _object(self, subject: str, name: str) -> bytes:
+    async def _object(self, subject: str, name: str, headers: dict[str, str]) -> bytes:
+        """The object a delivery names, read through a consumer on its chunks, which the
+        hub put in our namespace and named in ``Oms-Object-Nuid``; checked against
+        ``Oms-Object-Size`` and ``Oms-Sha256``. Without ``Oms-Object-Nuid`` (an older hub)
+        the meta says where the chunks lie — a read the generated NATS config does not
+        give participants (docs/nats.md "The object store")."""
+        placed = Placed.from_headers(headers)
+        buf = io.BytesIO()
         try:
-            store = await self.js.object_store(BUCKET)
-            return (await store.get(name)).data or b""
-        except (NatsError, TimeoutError) as exc:
-            # the generated NATS config does not let participants read the bucket yet
-            # (docs/nats.md "The object store")
+            if placed is not None:
+                await read_chunks(self.nc, placed, buf)
+            else:
+                placed = await read_object(self.nc, name, buf)
+        except DigestMismatchError as exc:
+            raise OmsxError(f"{subject}: the object {name} does not match its SHA-256") from exc
+        except ObjectNotFoundError as exc:
             raise TransportUnavailable(
-                f"{subject}: the object {name} could not be read ({type(exc).__name__})"
+                f"{subject}: the object {name} is not in OMS_PACKAGES (expired?)"
             ) from exc
+        except (NatsError, TimeoutError) as exc:
+            where = f"chunks {placed.nuid}" if placed else "its meta"
+            raise TransportUnavailable(
+                f"{subject}: the object {name} could not be read ({where}: {type(exc).__name__})"
+            ) from exc
+        data = buf.getvalue()
+        if hashlib.sha256(data).hexdigest() != headers.get(H.SHA256, name).lower():
+            raise OmsxError(f"{subject}: the object {name} does not match its SHA-256")
+        return data
 
 
 def _lookback(sent: Iterable[Published]) -> timedelta:

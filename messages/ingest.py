@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import dramatiq.errors
+import redis
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -30,9 +32,10 @@ from nats.js.errors import DigestMismatchError, ObjectNotFoundError
 from contracts.protocol import Code, Problem, Protocol
 from messages import headers as H
 from messages.connect import connect
-from messages.streams import BUCKET, IN_STREAM, provision
+from messages.objects import ForeignObjectError, read_object
+from messages.streams import IN_STREAM, provision
 from messages.subjects import IN_ALL, IN_PREFIX
-from omsx.errors import TransientError, TransportUnavailable
+from omsx.errors import BrokerUnavailable, TransientError, TransportUnavailable
 from omsx.logs import get_logger
 from omsx.settings import Settings
 from storage.blobs import BlobStore
@@ -149,13 +152,25 @@ class Ingest:
         self, subject: str, seq: int, file_name: str, object_name: str, declared_sha: str
     ) -> Arrival:
         tmp = self.blobs.tmp_file()
+        role, code, _ = subject_parts(subject)
         try:
-            store = await self.js.object_store(BUCKET)
             with tmp.open("wb") as fh:
-                await store.get(object_name, writeinto=fh)
+                # the sender's own object only: named and chunked in its namespace (806)
+                await read_object(self.nc, object_name, fh, owner=f"{role}.{code}")
                 fh.flush()
                 os.fsync(fh.fileno())
             sha, size = await asyncio.to_thread(_hash_file, tmp)
+        except ForeignObjectError:
+            tmp.unlink(missing_ok=True)
+            problem = Problem(
+                oshib=str(int(Code.SENDER)),
+                im_pol=H.OBJECT,
+                zn_pol=object_name[:100],
+                comment="Объект пакета в OMS_PACKAGES лежит вне пространства отправителя",
+            )
+            return self._transport_failure(
+                subject, seq, file_name, f"object:{object_name}", problem
+            )
         except (ObjectNotFoundError, DigestMismatchError) as exc:
             tmp.unlink(missing_ok=True)
             problem = Problem(
@@ -236,10 +251,15 @@ class Ingest:
 
     @staticmethod
     def hand_over(package_id: int, follow: str | None) -> None:
-        if follow == "validate":
-            validate.send(package_id)
-        elif follow == "reply":
-            publish_protocols.send(package_id)
+        """Enqueue the next stage; Redis down is transient (the message is nak'ed and
+        comes back, and the stored package is handed over then)."""
+        try:
+            if follow == "validate":
+                validate.send(package_id)
+            elif follow == "reply":
+                publish_protocols.send(package_id)
+        except (redis.RedisError, dramatiq.errors.ConnectionError) as exc:
+            raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc
 
 
 def _outcome_name(outcome: ReceiptOutcome) -> str:

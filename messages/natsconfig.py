@@ -34,7 +34,7 @@ import nkeys
 from contracts.filenames import Party
 from contracts.participants import Participant
 from messages import subjects
-from messages.streams import BUCKET, OUT_STREAM
+from messages.streams import BUCKET, OBJ_STREAM, OUT_STREAM
 from omsx.errors import ConfigError
 from omsx.settings import Settings
 
@@ -55,7 +55,8 @@ def consumer_name(party: Party, label: str) -> str:
 
 
 def object_name(party: Party, sha256: str) -> str:
-    """``<role>.<code>/<sha256>``: a package a participant puts into the bucket."""
+    """``<role>.<code>/<sha256>``: a package a participant puts into the bucket, or one
+    the hub puts there for it."""
     return f"{party.token}/{sha256}"
 
 
@@ -72,8 +73,13 @@ def permissions(party: Party) -> dict[str, Any]:
                 f"{subjects.IN_PREFIX}.{party.token}.>",
                 # push consumers whose filter, checked by the server, is its own subjects
                 f"$JS.API.CONSUMER.CREATE.{OUT_STREAM}.*.{subjects.outbound_all(party)}",
+                # the object store: write its packages' chunks in its own namespace, and
+                # their metas (base64 names: not to be narrowed); read only its own chunks,
+                # through a push consumer filtered to that namespace. No meta is read:
+                # the hub says where a delivery's chunks lie (docs/nats.md)
                 f"$O.{BUCKET}.C.{chunk_namespace(party)}.>",
                 f"$O.{BUCKET}.M.*",
+                f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}.*.$O.{BUCKET}.C.{chunk_namespace(party)}.>",
             ]
         },
         "subscribe": {"allow": [f"{inbox_prefix(party)}.>"]},

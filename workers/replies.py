@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 
+from contracts.filenames import Party
 from messages import headers as H
 from messages.bridge import NatsBridge, get_bridge
+from messages.natsconfig import chunk_namespace, object_name
 from omsx.logs import get_logger
 from omsx.settings import get_settings
 from storage.blobs import BlobStore
@@ -24,15 +26,18 @@ log = get_logger("workers.replies")
 HEADER_ROOM = 4096  # bytes kept free for headers under the server's max_payload
 
 
-def _blob_body(bridge: NatsBridge, sha256: str, headers: dict[str, str]) -> bytes:
+def _blob_body(bridge: NatsBridge, sha256: str, headers: dict[str, str], subject: str) -> bytes:
     """A body kept in the blob store: inline when it fits a message, else through the
-    object store (named by its SHA-256, as gateways do; exchange.md §2)."""
+    object store, in the recipient's namespace (``oms.out.<role>.<code>.…``), named
+    ``<role>.<code>/<sha256>`` as gateways name theirs (exchange.md §2); the headers say
+    where its chunks lie, which is all the recipient may read (docs/nats.md)."""
     path = BlobStore(get_settings().blobs).path(sha256)
     if path.stat().st_size <= bridge.max_payload() - HEADER_ROOM:
         return path.read_bytes()
-    bridge.put_object(sha256, path)
-    headers[H.OBJECT] = sha256
-    headers[H.SHA256] = sha256
+    recipient = Party.from_token(".".join(subject.split(".")[2:4]))
+    name = object_name(recipient, sha256)
+    placed = bridge.put_object(name, path, namespace=chunk_namespace(recipient))
+    headers.update(placed.headers)
     return b""
 
 
@@ -46,7 +51,7 @@ def publish_protocols(package_id: int | None = None) -> None:
         headers = {H.MSG_ID: row.msg_id, H.FILE_NAME: row.file_name, **json.loads(row.headers)}
         body = row.body
         if row.blob_sha:
-            body = _blob_body(bridge, row.blob_sha, headers)
+            body = _blob_body(bridge, row.blob_sha, headers, row.subject)
         ack = bridge.publish(row.subject, body, headers)
         with session_scope() as session:
             assert row.id is not None

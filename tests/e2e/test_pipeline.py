@@ -67,7 +67,7 @@ async def test_a_delivery_sent_through_the_object_store_is_fetched_and_checked(h
     import hashlib
     from datetime import UTC, datetime
 
-    from messages.streams import BUCKET
+    from messages.objects import put_object
     from omsx.errors import OmsxError
 
     big = b"<DAILY>" + b"x" * (2 << 20) + b"</DAILY>"
@@ -75,8 +75,7 @@ async def test_a_delivery_sent_through_the_object_store_is_fetched_and_checked(h
     since = datetime.now(UTC)
     smo = await hub.gateway("smo.64004")
     async with smo:
-        store = await smo.js.object_store(BUCKET)
-        await store.put(sha, big)
+        await put_object(smo.js, sha, big, namespace="smo.64004")  # as the hub does
         headers = {"Oms-Object": sha, "Oms-Sha256": sha, "Oms-File-Name": "D.xml"}
         await smo.js.publish(
             "oms.out.smo.64004.daily", b"", headers={**headers, "Nats-Msg-Id": sha}

@@ -1,5 +1,7 @@
 """Who may do what on NATS, checked at a real nats-server running the config of
-``omsx nats-config`` (messages/natsconfig.py, docs/nats.md).
+``omsx nats-config`` (messages/natsconfig.py, docs/nats.md), the OMS_PACKAGES bucket
+included: each participant writes and reads chunks in its own namespace only, reads no
+meta, and nobody may roll the bucket up (messages/objects.py, messages/streams.py).
 
 Behind the server, the hub still checks the sender itself: a package on МО A's subject
 whose file name names МО B is answered 806 on a server without authentication —
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import os
 import signal
@@ -27,20 +30,45 @@ import nkeys
 import pytest
 from click.testing import CliRunner
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
 
 from admin.cli import main as omsx
 from contracts.filenames import Party
 from contracts.participants import load_participants_csv
+from messages.bridge import NatsBridge
 from messages.connect import connect
 from messages.gateway import Gateway
-from messages.natsconfig import KeyStore, Written, inbox_prefix, write_config
-from messages.streams import BUCKET, IN_STREAM, OUT_STREAM, provision
+from messages.ingest import Ingest
+from messages.natsconfig import (
+    KeyStore,
+    Written,
+    chunk_namespace,
+    inbox_prefix,
+    object_name,
+    write_config,
+)
+from messages.objects import (
+    CHUNK,
+    WINDOW,
+    Placed,
+    chunk_subject,
+    get_meta,
+    meta_subject,
+    put_object,
+    read_chunks,
+    read_object,
+)
+from messages.streams import BUCKET, IN_STREAM, OBJ_STREAM, OUT_STREAM, provision
 from messages.subjects import IN_ALL
 from omsx import embedded
 from omsx.embedded import EmbeddedServer, free_port
-from omsx.errors import OmsxError
+from omsx.errors import OmsxError, TransportUnavailable
 from omsx.settings import Settings, get_settings
+from storage.blobs import BlobStore
+from workers.replies import _blob_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -421,3 +449,243 @@ async def test_the_hub_consumes_oms_in_reads_objects_and_answers_on_oms_out(
             await hub.close()
         got = await gw.wait_delivery("protocol", since, timeout=10)
     assert (got.data, sent.subject) == (b"<FLK_P/>", "oms.in.smo.64004.erz")
+
+
+# ---------------------------------------------------------------- the object store
+
+
+async def _put(secured: Secured, party: Party, data: bytes) -> Placed:
+    """An object the hub puts for ``party``, in its namespace (as workers/replies.py does)."""
+    hub = await _hub(secured)
+    try:
+        name = object_name(party, hashlib.sha256(data).hexdigest())
+        return await put_object(hub.jetstream(), name, data, namespace=chunk_namespace(party))
+    finally:
+        await hub.close()
+
+
+async def _bucket_messages(secured: Secured) -> int:
+    hub = await _hub(secured)
+    try:
+        return int((await hub.jetstream().stream_info(OBJ_STREAM)).state.messages)
+    finally:
+        await hub.close()
+
+
+async def test_the_hub_puts_a_large_delivery_in_the_recipients_namespace_and_it_fetches_it(
+    secured: Secured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through workers/replies.py's own path: the register forwarded to the СМО is above
+    the message limit, so it goes into the bucket, in the СМО's namespace, without
+    ``Nats-Rollup``; the СМО's gateway reads it through a consumer on its own chunks."""
+    data = os.urandom(1 << 20) * 5 + b"tail"  # more chunks than a read keeps in flight
+    assert len(data) > WINDOW * CHUNK
+    sha = hashlib.sha256(data).hexdigest()
+    monkeypatch.setenv("OMSX_DATA_DIR", str(secured.root))
+    get_settings.cache_clear()
+    BlobStore(get_settings().blobs).put(sha, data)
+    bridge = NatsBridge(secured.settings())
+    since = datetime.now(UTC)
+    subject = "oms.out.smo.64004.registry"
+    try:
+        headers = {"Nats-Msg-Id": f"registry-{sha}", "Oms-File-Name": "HM640001S64004_25111.zip"}
+        body = await asyncio.to_thread(_blob_body, bridge, sha, headers, subject)
+        await asyncio.to_thread(bridge.publish, subject, body, headers)
+    finally:
+        await asyncio.to_thread(bridge.close)
+        get_settings.cache_clear()
+    assert body == b"" and headers["Oms-Object"] == f"smo.64004/{sha}"
+    assert headers["Oms-Object-Nuid"].startswith("smo.64004.")
+    assert headers["Oms-Object-Size"] == str(len(data))
+    async with await _gateway(secured, SMO) as gw:
+        got = await gw.wait_delivery("registry", since, timeout=10)
+    assert (got.file_name, got.data) == ("HM640001S64004_25111.zip", data)
+    hub = await _hub(secured)
+    try:  # nats-py's meta: `nats object get` and ObjectStore.get read it; no rollup header
+        meta = await hub.jetstream().get_last_msg(OBJ_STREAM, meta_subject(f"smo.64004/{sha}"))
+        assert "Nats-Rollup" not in (meta.headers or {})
+        store = await hub.jetstream().object_store(BUCKET)
+        info = (await store.get(f"smo.64004/{sha}")).info
+        assert (info.nuid, info.size) == (headers["Oms-Object-Nuid"], len(data))
+    finally:
+        await hub.close()
+
+
+async def test_another_participant_cannot_read_an_object_put_for_the_smo(
+    secured: Secured,
+) -> None:
+    data = os.urandom(300_000)
+    placed = await _put(secured, SMO, data)
+    errors: list[str] = []
+    nc = await _as(secured, B, errors)
+    try:
+        # its chunks: not through the gateway's read, nor any consumer on them
+        with pytest.raises(nats.errors.TimeoutError):
+            await read_chunks(nc, placed, io.BytesIO(), timeout=DENIED_S)
+        filtered = {"name": "steal", "filter_subject": chunk_subject(placed.nuid),
+                    "deliver_subject": nc.new_inbox(), "ack_policy": "none"}  # fmt: skip
+        request = json.dumps({"stream_name": OBJ_STREAM, "config": filtered}).encode()
+        await _refused(nc, f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}", request)
+        await _refused(nc, f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}.steal.$O.{BUCKET}.C.>", request)
+        # B's own namespace in the subject, the СМО's chunks in the request: compared
+        answer = await nc.request(
+            f"$JS.API.CONSUMER.CREATE.{OBJ_STREAM}.steal.$O.{BUCKET}.C.mo.640002.>",
+            request,
+            timeout=5,
+        )
+        assert json.loads(answer.data)["error"]["err_code"] == 10131
+        # its meta: not by name, not by a literal wildcard, not by sequence, not listed
+        for key in (meta_subject(placed.name), f"$O.{BUCKET}.M.*", f"$O.{BUCKET}.>"):
+            await _refused(nc, f"$JS.API.DIRECT.GET.{OBJ_STREAM}.{key}")
+        await _refused(nc, f"$JS.API.DIRECT.GET.{OBJ_STREAM}", b'{"seq": 1}')
+        await _refused(nc, f"$JS.API.STREAM.MSG.GET.{OBJ_STREAM}", b'{"seq": 1}')
+        await _refused(nc, f"$JS.API.STREAM.INFO.{OBJ_STREAM}")
+        # nor listen where chunks pass
+        await nc.subscribe(f"$O.{BUCKET}.>")
+        await nc.flush()
+        await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+    create = f"$js.api.consumer.create.{OBJ_STREAM}.obj-".lower()
+    assert any(f'publish to "{create}' in e for e in errors), errors
+    assert _violated(errors, f'subscription to "$o.{BUCKET.lower()}.>"'), errors
+    errors.clear()
+    smo = await _as(secured, SMO, errors)  # the СМО itself reads its chunks, and no meta
+    try:
+        buf = io.BytesIO()
+        await read_chunks(smo, placed, buf, timeout=10)
+        assert buf.getvalue() == data
+        await _refused(smo, f"$JS.API.DIRECT.GET.{OBJ_STREAM}.{meta_subject(placed.name)}")
+    finally:
+        await smo.close()
+
+
+async def test_a_delivery_whose_object_does_not_match_fails_naming_the_object(
+    secured: Secured,
+) -> None:
+    data = os.urandom(200_000)
+    placed = await _put(secured, SMO, data)
+    since = datetime.now(UTC)
+    hub = await _hub(secured)
+    try:
+        js = hub.jetstream()
+        wrong = {**placed.headers, "Oms-Sha256": "0" * 64, "Nats-Msg-Id": f"bad-{placed.nuid}"}
+        await js.publish("oms.out.smo.64004.bad", b"", headers=wrong)
+        gone = {**placed.headers, "Oms-Object-Nuid": "smo.64004.gone", "Nats-Msg-Id": "gone"}
+        await js.publish("oms.out.smo.64004.gone", b"", headers=gone)
+    finally:
+        await hub.close()
+    async with await _gateway(secured, SMO) as gw:
+        with pytest.raises(OmsxError, match=f"the object {placed.name} does not match"):
+            await gw.wait_delivery("bad", since, timeout=10)
+        with pytest.raises(TransportUnavailable, match=f"the object {placed.name} is not in"):
+            await gw.wait_delivery("gone", since, timeout=10)
+
+
+async def test_ingest_answers_806_for_an_object_outside_the_senders_namespace(
+    secured: Secured,
+) -> None:
+    """МО A may write a meta under any name (names are base64: permissions cannot bind
+    them), so it can name its package after МО B's chunks, or name B's object itself;
+    ingest reads neither, and answers 806. A's own object is read as before."""
+    theirs, mine = os.urandom(1 << 20) * 2, os.urandom(1 << 20) * 2
+    async with await _gateway(secured, B) as gw:
+        sent_b = await gw.publish(theirs, "HM640002S64004_25111.zip")
+    async with await _gateway(secured, A) as gw:
+        sent_a = await gw.publish(mine, "HM640001S64004_25113.zip")
+    hub = await _hub(secured)
+    try:
+        js = hub.jetstream()
+        b_meta = await get_meta(js, f"mo.640002/{sent_b.sha256}")
+        assert b_meta.nuid and b_meta.nuid.startswith("mo.640002.")
+    finally:
+        await hub.close()
+    forged = f"mo.640001/{sent_b.sha256}"
+    nc = await _as(secured, A, [])
+    try:
+        js = nc.jetstream()
+        meta = {**b_meta.as_dict(), "name": forged}  # B's chunks under A's name
+        await js.publish(meta_subject(forged), json.dumps(meta).encode(), timeout=5)
+        seqs = []
+        for name in (forged, f"mo.640002/{sent_b.sha256}"):
+            headers = {"Nats-Msg-Id": name, "Oms-File-Name": "HM640001S64004_25114.zip",
+                       "Oms-Object": name, "Oms-Sha256": sent_b.sha256}  # fmt: skip
+            ack = await js.publish("oms.in.mo.640001.registry", b"", headers=headers, timeout=5)
+            seqs.append(ack.seq)
+    finally:
+        await nc.close()
+    hub = await _hub(secured)
+    try:
+        ingest = Ingest(secured.settings(), hub)
+        js = hub.jetstream()
+        arrivals = [await ingest.receive(await _in_msg(js, seq)) for seq in seqs]
+        own = await ingest.receive(await _in_msg(js, sent_a.seq))
+    finally:
+        await hub.close()
+    for arrival in arrivals:
+        assert arrival.transport_problem is not None
+        assert (arrival.transport_problem.oshib, arrival.size) == ("806", 0)
+        assert not BlobStore(secured.settings().blobs).exists(sent_b.sha256)
+    assert (own.transport_problem, own.sha256, own.size) == (None, sent_a.sha256, len(mine))
+    assert BlobStore(secured.settings().blobs).read(sent_a.sha256) == mine
+
+
+async def _in_msg(js: JetStreamContext, seq: int) -> Msg:
+    """OMS_IN's message ``seq`` as ingest's pull consumer delivers it."""
+    sub = await js.pull_subscribe(
+        IN_ALL, stream=IN_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=seq,
+                              ack_policy=AckPolicy.NONE, inactive_threshold=5.0),
+    )  # fmt: skip
+    try:
+        return (await sub.fetch(1, timeout=5))[0]
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_a_rollup_into_the_bucket_is_refused_and_purges_nothing(secured: Secured) -> None:
+    data = os.urandom(300_000)
+    placed = await _put(secured, B, data)
+    before = await _bucket_messages(secured)
+    nc = await _as(secured, A, [])
+    try:
+        js = nc.jetstream()
+        for subject in (f"$O.{BUCKET}.C.mo.640001.roll", meta_subject("mo.640001/roll")):
+            for rollup in ("all", "sub"):
+                with pytest.raises(APIError) as refused:
+                    await js.publish(subject, b"x", headers={"Nats-Rollup": rollup}, timeout=5)
+                assert refused.value.err_code == 10111  # rollup not permitted
+    finally:
+        await nc.close()
+    assert await _bucket_messages(secured) == before
+    hub = await _hub(secured)
+    try:
+        buf = io.BytesIO()
+        await read_object(hub, placed.name, buf, owner="mo.640002")
+        assert buf.getvalue() == data
+        config = (await hub.jetstream().stream_info(OBJ_STREAM)).config
+        assert (config.allow_rollup_hdrs, config.deny_purge) == (False, False)
+    finally:
+        await hub.close()
+
+
+async def test_provisioning_makes_a_bucket_made_by_nats_py_refuse_rollups_in_place(
+    tmp_path: Path,
+) -> None:
+    with embedded.nats_server(free_port(), tmp_path / "nats") as server:
+        settings = Settings(data_dir=tmp_path, nats_url=server.url)
+        nc = await nats.connect(server.url)
+        try:
+            js = nc.jetstream()
+            store = await js.create_object_store(BUCKET)
+            await store.put("kept", b"kept bytes")
+            assert (await js.stream_info(OBJ_STREAM)).config.allow_rollup_hdrs
+            await provision(js, settings)
+            info = await js.stream_info(OBJ_STREAM)
+            assert not info.config.allow_rollup_hdrs
+            assert info.config.max_age == settings.in_retention_days * 24 * 3600
+            assert (await store.get("kept")).data == b"kept bytes"
+            with pytest.raises(APIError, match="rollup not permitted"):
+                await store.put("new", b"nats-py's put rolls up its meta")
+        finally:
+            await nc.close()
