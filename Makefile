@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily bench-admin
+.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily bench-admin fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ test-fast: install ## unit tests only
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+fuzz: install ## fuzz FLK with mutated registers, long (tests/hostile/test_fuzz.py); OMSX_FUZZ_EXAMPLES=N
+	OMSX_FUZZ_EXAMPLES=$${OMSX_FUZZ_EXAMPLES:-20000} $(PY) -m pytest tests/hostile/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 bench-validate: install ## FLK of a 100k register vs lxml (floor) and xmlschema; BENCH_CASES=N
 	$(PY) -m bench.validate

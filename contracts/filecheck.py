@@ -9,6 +9,15 @@ validated at the end against the same schema with the records made optional.
 Why this path: libxml2 validating each record costs the same as validating the whole
 tree but without holding it (1.7 GB for a 100k register); xmlschema is ~30× slower and
 stays the authority for loading and the conformance suite.
+
+What a hostile file can make the tree hold is bounded (each breach rejects the file):
+:data:`MAX_HELD_BYTES` read without a record dropped (804: one huge record, text node or
+header, or anything but records); :data:`MAX_HELD_CHILDREN` non-records kept under the
+root between records (901, from the shell's validation); :data:`MAX_NAMESPACES` declared
+on the root, which lxml copies for every record it validates (804); more than
+:data:`MAX_ATTRIBUTES` in a record or the shell are reported once, not validated one by
+one (903). Once the file is rejected and the problems fill the cap, the remaining
+records are only counted.
 """
 
 from __future__ import annotations
@@ -22,12 +31,21 @@ from lxml import etree
 
 from contracts.formats import Format, find_format, formats_for
 from contracts.privacy import safe_value
-from contracts.protocol import Code, Problem, reason_of
+from contracts.protocol import Code, Problem, problem_of, reason_of
 from contracts.records import Record, to_record
 from contracts.schemaerrors import problems_from_log
+from omsx.errors import PackageRejected
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
 HEADER_TAGS = ("ZGLV", "SCHET")
+MAX_HELD_BYTES = 4 << 20
+"""Bytes of a file read without a record ending: a record (or header) is never this large."""
+MAX_HELD_CHILDREN = 64
+"""Elements under the root that are not records (a valid file has two: ZGLV, SCHET)."""
+MAX_NAMESPACES = 32
+"""Namespaces declared on the root (the formats use none; validating a record copies them)."""
+MAX_ATTRIBUTES = 64
+"""Attributes in one record or the shell above which they are reported once (none are valid)."""
 
 # keys unique within a file, per record element: (path in the record dict, element name)
 FILE_KEYS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
@@ -116,6 +134,14 @@ def _schemas(fmt: Format) -> tuple[etree.XMLSchema, etree.XMLSchema]:
     return pair
 
 
+def _attribute_count(elem: etree._Element) -> int:
+    """Attributes of ``elem`` and its descendants (a compiled XPath per thread, like schemas)."""
+    counter = _local.__dict__.get("attributes")
+    if counter is None:
+        counter = _local.attributes = etree.XPath("count(descendant-or-self::*/@*)")
+    return int(counter(elem))
+
+
 def _xsd_parser() -> etree.XMLParser:
     # a parser per use: lxml parsers must not be shared between threads either
     return etree.XMLParser(resolve_entities=False, no_network=True)
@@ -146,9 +172,11 @@ def check_file(
     tags = {fmt.root for fmt in walker.candidates}
     tags |= {t for fmt in walker.candidates for t in fmt.records}
     tags.update(HEADER_TAGS)
+    held = _Held(source, base_name)
+    records = 0
     try:
-        for _event, elem in etree.iterparse(
-            source,
+        context = etree.iterparse(
+            held,
             events=("end",),
             tag=sorted(tags),
             resolve_entities=False,
@@ -156,9 +184,18 @@ def check_file(
             load_dtd=False,
             huge_tree=False,
             remove_comments=True,
-        ):
+            remove_pis=True,
+        )
+        for _event, elem in context:
             if not walker.step(elem):
                 break
+            if result.records != records:
+                records = result.records
+                held.dropped()
+        else:  # the document ended without a root that any format knows
+            walker.unmatched(context.root)
+    except PackageRejected as exc:  # the guards of the stream: _Held, the archive's reader
+        result.add(problem_of(exc), rejects=True)
     except etree.XMLSyntaxError as exc:
         result.add(
             Problem(
@@ -171,11 +208,69 @@ def check_file(
     return result
 
 
+class _Held:
+    """The file as the parser reads it; raises ``PackageRejected`` (804) once
+    :data:`MAX_HELD_BYTES` were read since a record was last dropped from the tree."""
+
+    def __init__(self, source: IO[bytes], base_name: str) -> None:
+        self.source = source
+        self.base_name = base_name
+        self.read_bytes = 0
+        self.mark = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.read_bytes += len(data)
+        if self.read_bytes - self.mark > MAX_HELD_BYTES:
+            comment = (
+                f"в файле «{self.base_name}» больше {MAX_HELD_BYTES} байт подряд "
+                "без законченной записи: запись, заголовок или текст больше предела"
+            )
+            raise PackageRejected(Problem.of(Code.UNSAFE, comment, self.base_name))
+        return data
+
+    def dropped(self) -> None:
+        """A record left the tree: what it held is free again."""
+        self.mark = self.read_bytes
+
+
 def structure_problems(schema: etree.XMLSchema, elem: etree._Element) -> list[tuple[Problem, bool]]:
-    """The record's XSD errors (each rejects the file), positioned."""
+    """The record's XSD errors (each rejects the file), positioned.
+
+    More than :data:`MAX_ATTRIBUTES` attributes are one problem: libxml2 reports each,
+    and a million of them cost seconds and a gigabyte of error log.
+    """
+    flood = _attribute_flood(elem)
+    if flood is not None:
+        return [(flood, True)]
     if schema.validate(elem):
         return []
     return [(problem, True) for problem in problems_from_log(schema.error_log, elem)]
+
+
+def _kept_before(record: etree._Element) -> int:
+    """Elements before ``record`` under the root besides the header, counted up to one past
+    :data:`MAX_HELD_CHILDREN` (the records before it were dropped; what remains stays)."""
+    kept = 0
+    previous = record.getprevious()
+    while previous is not None and kept <= MAX_HELD_CHILDREN:
+        kept += previous.tag not in HEADER_TAGS
+        previous = previous.getprevious()
+    return kept
+
+
+def _attribute_flood(elem: etree._Element) -> Problem | None:
+    count = _attribute_count(elem)
+    if count <= MAX_ATTRIBUTES:
+        return None
+    first = elem.xpath("(descendant-or-self::*[@*])[1]")[0]
+    parent = first.getparent()
+    return Problem(
+        oshib=str(int(Code.FORMAT)),
+        im_pol=str(first.tag),
+        bas_el=str(parent.tag) if parent is not None else "",
+        comment=f"Атрибуты не предусмотрены форматом: в элементе {elem.tag} их {count}",
+    )
 
 
 def schemas_for(fmt: Format) -> tuple[etree.XMLSchema, etree.XMLSchema]:
@@ -239,8 +334,41 @@ class Walker:
                 rejects=True,
             )
             return False
+        kept = _kept_before(elem)
         self.record(elem, parent)
-        return True
+        return kept <= MAX_HELD_CHILDREN or self.overflow(parent)
+
+    def overflow(self, root: etree._Element) -> bool:
+        """More than :data:`MAX_HELD_CHILDREN` elements that are neither the header nor
+        records pile up under the root: judge them by the shell now, and stop (False)."""
+        assert self.shell is not None
+        problems = structure_problems(self.shell, root) or [
+            (
+                Problem(
+                    oshib=str(int(Code.STRUCTURE)),
+                    im_pol=str(root[-1].tag),
+                    bas_el=root.tag,
+                    comment=f"В элементе {root.tag} больше {MAX_HELD_CHILDREN} элементов "
+                    "помимо записей",
+                ),
+                True,
+            )
+        ]
+        for problem, rejects in problems:
+            self.add(problem, rejects=rejects)
+        return False
+
+    def unmatched(self, root: etree._Element) -> None:
+        """The document ended, but its root is none of the formats' (or is in a namespace)."""
+        roots = " или ".join(sorted({fmt.root for fmt in self.candidates}))
+        self.add(
+            Problem(
+                oshib=str(int(Code.STRUCTURE)),
+                im_pol=str(root.tag),
+                comment=f"Корневой элемент должен быть {roots}",
+            ),
+            rejects=True,
+        )
 
     def resolve_shell(self, root: etree._Element) -> bool:
         """Resolve the format from a parsed head (root with ZGLV and SCHET only)."""
@@ -278,6 +406,16 @@ class Walker:
                 rejects=True,
             )
             return False
+        if len(self.root.nsmap) > MAX_NAMESPACES:
+            self.add(
+                Problem.of(
+                    Code.UNSAFE,
+                    f"В корневом элементе объявлено больше {MAX_NAMESPACES} пространств имён",
+                    self.root.tag,
+                ),
+                rejects=True,
+            )
+            return False
         self.fmt = fmt
         self.result.fmt = fmt
         self.schema, self.shell = _schemas(fmt)
@@ -289,6 +427,9 @@ class Walker:
             return  # an unexpected element: the shell validation reports it at the end
         self.result.records += 1
         position = self.result.records
+        if self.result.file_rejected and len(self.result.problems) >= self.cap:
+            root.remove(elem)  # nothing more can be listed: the record is only counted
+            return
         if not self.began:
             self.begin(root)
         structure = structure_problems(self.schema, elem)
@@ -369,9 +510,8 @@ class Walker:
             self.begin(root)
         shell = self.shell
         assert shell is not None
-        if not shell.validate(root):
-            for problem in problems_from_log(shell.error_log, root):
-                self.add(problem, rejects=True)
+        for problem, rejects in structure_problems(shell, root):
+            self.add(problem, rejects=rejects)
         if self.hooks is not None:
             for problem, rejects in self.hooks.end(self.result.records):
                 self.add(problem, rejects=rejects)

@@ -245,7 +245,7 @@ def _check_archive(
         raise unsafe(f"размер пакета {size} байт больше предела {limits.max_package_bytes}")
     fileobj: IO[bytes] = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
     with fileobj, open_archive(fileobj) as zf:
-        infos = check_members(zf, limits)
+        infos = check_members(zf, limits, size)
         scans = _read_members(zf, infos, limits, parse_xml=parse_xml)
     check.members = _expected_members(name, infos)
     for role, member in check.members.items():

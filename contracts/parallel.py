@@ -13,8 +13,12 @@ shell that is validated at the end, with the file rules.
 Anything that does not fit this shape — text or elements between records, a record
 tag with attributes, a CDATA section — makes :func:`check_file_parallel` return
 ``None``, and the caller runs the sequential :func:`contracts.filecheck.check_file`,
-which reports such things exactly. Memory stays flat: at most ``workers × 2`` batches
-are in flight.
+which reports such things exactly — and so does a head or a record longer than
+:data:`~contracts.filecheck.MAX_HELD_BYTES`, which the sequential path refuses. Memory
+stays flat: at most ``workers × 2`` batches are in flight, each of at most
+:data:`BATCH_BYTES` plus one record and :data:`BATCH_RECORDS` records. Once the file is
+rejected and its problems fill the cap, the sequential path takes over: it only counts
+the remaining records.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import IO, Any
 from lxml import etree
 
 from contracts.filecheck import (
+    MAX_HELD_BYTES,
     FileCheck,
     Walker,
     key_projection,
@@ -42,8 +47,9 @@ from contracts.protocol import Problem
 from contracts.records import Record, to_record
 
 BATCH_BYTES = 4 << 20  # ~2,500 register cases a batch
+BATCH_RECORDS = 2_500  # and no more records than that, however small (a flood of tiny ones)
 CHUNK = 1 << 20
-_HEAD_LIMIT = 16 << 20  # a header larger than this is not a header: go sequential
+_HEAD_LIMIT = MAX_HELD_BYTES  # a header larger than this is not a header: go sequential
 _SPACE = frozenset(b" \t\r\n")
 
 
@@ -256,8 +262,8 @@ class _Splitter:
             end = buf.find(self.close, pos)
             while end < 0:
                 more = self.source.read(CHUNK)
-                if not more:
-                    self.irregular = True
+                if not more or len(buf) - pos > MAX_HELD_BYTES:
+                    self.irregular = True  # the end, or a record the sequential path refuses
                     return
                 buf, pos = buf[pos:] + more, 0
                 end = buf.find(self.close, pos)
@@ -270,7 +276,7 @@ class _Splitter:
             length += len(record)
             n += 1
             pos = end
-            if length >= size:
+            if length >= size or n >= BATCH_RECORDS:
                 yield b"".join(parts), n
                 parts, n, length = [], 0, 0
 
@@ -364,19 +370,24 @@ def _run(
     workers: int,
 ) -> bool:
     """Submit every batch (at most ``2 × workers`` in flight) and fold the results in file
-    order; False when one was not well-formed (the rest are cancelled)."""
+    order; False when one was not well-formed, or when the file is rejected with its
+    problems capped (the sequential path counts the rest cheaply); the rest are cancelled."""
     position = 1
     pending: list[tuple[Future[BatchResult], int]] = []
     for job, count in batches:
         pending.append((executor.submit(_check_batch, job, position), position))
         position += count
         while len(pending) > workers * 2:
-            if not _merge(walker, runner, *pending.pop(0)):
+            if not _merge(walker, runner, *pending.pop(0)) or _capped(walker):
                 return _cancel(pending)
     while pending:
-        if not _merge(walker, runner, *pending.pop(0)):
+        if not _merge(walker, runner, *pending.pop(0)) or _capped(walker):
             return _cancel(pending)
     return True
+
+
+def _capped(walker: Walker) -> bool:
+    return walker.result.file_rejected and len(walker.result.problems) >= walker.cap
 
 
 def _cancel(pending: list[tuple[Future[BatchResult], int]]) -> bool:

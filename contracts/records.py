@@ -161,13 +161,13 @@ def converter(tag: str) -> Callable[[str], Any] | None:
 
 _Spec = tuple[Callable[[str], Any] | None, bool]  # (converter, repeated)
 _SPECS: dict[tuple[str, str], _Spec] = {}
+_MAX_SPECS = 10_000  # the formats have ~1,000 (parent, tag) pairs; hostile files, any number
 
 
 def _spec(parent: str, tag: str) -> _Spec:
-    spec = _SPECS[(parent, tag)] = (
-        converter(tag),
-        tag in REPEATED or (parent, tag) in REPEATED_UNDER,
-    )
+    spec = (converter(tag), tag in REPEATED or (parent, tag) in REPEATED_UNDER)
+    if len(_SPECS) < _MAX_SPECS:  # the cache lives as long as the worker: keep it bounded
+        _SPECS[(parent, tag)] = spec
     return spec
 
 

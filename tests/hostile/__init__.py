@@ -1,0 +1,1 @@
+"""Hostile packages (tests/hostile/corpus.py) and the fuzz test of FLK."""
