@@ -327,6 +327,18 @@ def _is(column: Any, value: str) -> Any:
     return case((column == value, 1), else_=0)
 
 
+def refused_records(session: Session, package_id: int) -> int:
+    """How many records of the package the stateful rules refused: each refusal stores
+    its protocol lines (``recordproblem``), FLK's refusals none."""
+    return int(
+        session.execute(
+            select(func.count(func.distinct(col(RecordProblem.pos)))).where(
+                col(RecordProblem.package_id) == package_id
+            )
+        ).scalar_one()
+    )
+
+
 def record_problems(session: Session, package_id: int) -> list[Problem]:
     rows = session.execute(
         select(RecordProblem)

@@ -30,11 +30,12 @@ from omsx.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
 from storage.packages import add_outbox, claim_name, first_receipt, transition
-from storage.registry import acquire_lease, release_lease
+from storage.registry import acquire_lease, refused_records, release_lease
 from workers.batches import Applied, Forward
 from workers.broker import current_attempt, pipeline_actor
 from workers.claims import apply_expert
 from workers.events import apply_appeal, apply_hosp, apply_schedule, apply_tmk
+from workers.heartbeat import heartbeat
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.persons import apply_attach, apply_erz
 from workers.registry import apply_register, refused_positions
@@ -144,7 +145,12 @@ def apply(package_id: int) -> None:
             on_busy(package_id, exc, settings)
             return
     applier = APPLIERS.get(package.kind)
-    applied = applier(package, refused, settings) if applier else Applied()
+    with heartbeat(package_id, State.APPLYING, settings.stage_deadline_s):
+        applied = applier(package, refused, settings) if applier else Applied()
+    if applier is not None:
+        with session_scope() as session:
+            # counted from the rows: a run resumed after a crash skips committed batches
+            applied.refused = refused_records(session, package_id)
     protocol = merged_protocol(flk, applied)
     with session_scope() as session:
         concluded = conclude(

@@ -10,12 +10,15 @@ from datetime import timedelta
 
 import dramatiq
 import redis
+from sqlalchemy import update
 from sqlmodel import col, select
 
+from omsx.errors import TransientError
 from omsx.logs import get_logger
-from omsx.settings import get_settings
+from omsx.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Outbox, Package, State, utcnow
+from storage.packages import add_event
 from workers.apply import apply
 from workers.deadletters import mirror_redis
 from workers.replies import publish_protocols
@@ -29,7 +32,7 @@ REDRIVE = {
     State.CHECKED: apply,
     State.APPLYING: apply,
 }
-OUTBOX_GRACE = timedelta(seconds=30)
+OUTBOX_GRACE = timedelta(seconds=30)  # or the stage deadline, when that is shorter
 
 
 def stale_packages(deadline_s: int, limit: int = 1000) -> list[tuple[int, str]]:
@@ -45,8 +48,8 @@ def stale_packages(deadline_s: int, limit: int = 1000) -> list[tuple[int, str]]:
     return [(int(pid), state) for pid, state in rows if pid is not None]
 
 
-def unpublished_packages(limit: int = 1000) -> list[int | None]:
-    cutoff = utcnow() - OUTBOX_GRACE
+def unpublished_packages(deadline_s: int, limit: int = 1000) -> list[int | None]:
+    cutoff = utcnow() - min(OUTBOX_GRACE, timedelta(seconds=deadline_s))
     with session_scope() as session:
         rows = session.exec(
             select(Outbox.package_id)
@@ -58,13 +61,40 @@ def unpublished_packages(limit: int = 1000) -> list[int | None]:
     return list(rows)
 
 
+def claim_redrive(package_id: int, state: str, deadline_s: int) -> bool:
+    """Take a stale package for one re-drive: its ``updated_at`` restarts the deadline
+    (unless it moved meanwhile, or another sweep took it), so a package is re-sent once
+    per deadline, not at every sweep while the first re-drive waits in a queue."""
+    cutoff = utcnow() - timedelta(seconds=deadline_s)
+    with session_scope() as session:
+        moved = session.execute(
+            update(Package)
+            .where(col(Package.id) == package_id, col(Package.state) == state,
+                   col(Package.updated_at) < cutoff)
+            .values(updated_at=utcnow())
+        )  # fmt: skip
+        taken = bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+        if taken:
+            add_event(session, package_id, "sweep", "redriven", detail=f"from {state}")
+    return taken
+
+
 @dramatiq.actor(queue_name="maintenance", max_retries=0)
 def sweep() -> None:
-    settings = get_settings()
-    stale = stale_packages(settings.stage_deadline_s)
+    """One sweep; with the database or Redis down it is skipped, not dead-lettered: the
+    next sweep (every ``OMSX_SWEEP_INTERVAL_S``) does its work."""
+    try:
+        _sweep(get_settings())
+    except (TransientError, redis.RedisError) as exc:
+        log.warning("sweep.skipped", error=type(exc).__name__)
+
+
+def _sweep(settings: Settings) -> None:
+    stale = [(package_id, state) for package_id, state in stale_packages(settings.stage_deadline_s)
+             if claim_redrive(package_id, state, settings.stage_deadline_s)]  # fmt: skip
     for package_id, state in stale:
         REDRIVE[State(state)].send(package_id)
-    pending = unpublished_packages()
+    pending = unpublished_packages(settings.stage_deadline_s)
     for owner in pending:
         publish_protocols.send(owner)
     mirrored = _mirror_dead_letters(settings.redis_url)

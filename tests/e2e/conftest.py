@@ -2,6 +2,7 @@
 
 One hub per test module (processes start once); each hub has its own nats-server,
 Valkey, data dir and SQLite database, so modules cannot see each other's messages.
+A hub given ``database_url`` (e.g. a PostgreSQL of its own) uses that database instead.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ class Hub:
         self.nats = nats
         self.redis = redis
         self.data_dir = root / "var"
-        self.database_url = f"sqlite:///{(self.data_dir / 'omsx.db').as_posix()}"
+        self.database_url = (
+            settings.pop("database_url", None)
+            or f"sqlite:///{(self.data_dir / 'omsx.db').as_posix()}"
+        )
         self.env = {
             **os.environ,
             "OMSX_NATS_URL": nats.url,
@@ -53,7 +57,8 @@ class Hub:
             **{f"OMSX_{k.upper()}": v for k, v in settings.items()},
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._engine = create_engine(self.database_url)
+        # pre-ping: a test may restart the database under the hub (tests/faults)
+        self._engine = create_engine(self.database_url, pool_pre_ping=True)
 
     def omsx(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
