@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily bench-admin fuzz
+.PHONY: help install run test test-fast lint clean bench-validate bench-register bench-daily bench-admin bench-load fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ bench-daily: install ## one day's consolidation: 200 МО, 4 СМО, 50k events 
 
 bench-admin: install ## package search and person card through the admin app, 100k packages, 1M cases (SQLite, PostgreSQL) vs their floor; BENCH_CASES=N BENCH_PACKAGES=N
 	$(PY) -m bench.admin
+
+bench-load: install ## 200 МО + 4 СМО gateways: packages/s, p50/p95/p99 publish→protocol, stages, floors (SQLite, PostgreSQL; 1/2 workers, 1/2 ingests); BENCH_PACKAGES=N BENCH_MATRIX=… BENCH_DBS=…
+	$(PY) -m bench.load
 
 clean: ## remove the virtual environment and local data (./var)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

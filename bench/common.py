@@ -6,16 +6,30 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from omsx.text import table
 
-__all__ = ["ROOT", "bench_dbs", "measure", "peak_mb", "postgres_for", "save", "table"]
+__all__ = [
+    "OMSX",
+    "ROOT",
+    "bench_dbs",
+    "descendants",
+    "hwm_mb",
+    "measure",
+    "peak_mb",
+    "postgres_for",
+    "save",
+    "table",
+    "wait_log",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+OMSX = str(ROOT / ".venv" / "bin" / "omsx")
 
 
 def measure(module: str, *args: str, timeout: float = 1800) -> dict[str, float]:
@@ -42,6 +56,42 @@ def peak_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (e.g. dramatiq's worker processes)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        queue.extend(int(c) for c in children)
+    return found
+
+
+def hwm_mb(pid: int) -> tuple[str, float]:
+    """(command line, peak resident MB) of a running process: its VmHWM."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
+    except OSError:
+        return "", 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return cmd, int(line.split()[1]) / 1024
+    return cmd, 0.0
+
+
+def wait_log(path: Path, text: str, timeout: float = 60) -> None:
+    """Wait until the log file ``path`` contains ``text``."""
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path.name} did not log {text!r}")
+        time.sleep(0.1)
 
 
 def save(name: str, payload: dict[str, object]) -> Path:

@@ -30,10 +30,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, bench_dbs, measure, peak_mb, postgres_for, save, table
+from bench.common import OMSX, bench_dbs, measure, peak_mb, postgres_for, save, table
+from bench.common import descendants as _descendants
+from bench.common import hwm_mb as _hwm_mb
+from bench.common import wait_log as _wait_log
 from bench.validate import prepare
 
-OMSX = str(ROOT / ".venv" / "bin" / "omsx")
 RSS_LIMIT_MB = 300
 
 
@@ -153,39 +155,6 @@ def _flush(
 
 
 # ------------------------------------------------------------------ the hub
-
-
-def _descendants(pid: int) -> list[int]:
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        queue.extend(int(c) for c in children)
-    return found
-
-
-def _hwm_mb(pid: int) -> tuple[str, float]:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
-    except OSError:
-        return "", 0.0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return cmd, int(line.split()[1]) / 1024
-    return cmd, 0.0
-
-
-def _wait_log(path: Path, text: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in path.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{path.name} did not log {text!r}")
-        time.sleep(0.1)
 
 
 def run_hub(database_url: str, register_zip: Path, erz_zip: Path, root: Path) -> dict[str, Any]:
