@@ -29,7 +29,7 @@ from typing import IO, Protocol
 
 from lxml import etree
 
-from contracts.formats import Format, find_format, formats_for
+from contracts.formats import Format, compile_schema, find_format, formats_for
 from contracts.privacy import safe_value
 from contracts.protocol import Code, Problem, problem_of, reason_of
 from contracts.records import Record, to_record
@@ -128,7 +128,7 @@ def _schemas(fmt: Format) -> tuple[etree.XMLSchema, etree.XMLSchema]:
     pair = cache.get(fmt)
     if pair is None:
         pair = cache[fmt] = (
-            etree.XMLSchema(etree.parse(str(fmt.xsd), _xsd_parser())),
+            compile_schema(etree.parse(str(fmt.xsd), _xsd_parser())),
             shell_schema(fmt),
         )
     return pair
@@ -153,7 +153,7 @@ def shell_schema(fmt: Format) -> etree.XMLSchema:
     for el in doc.iter(f"{XS}element"):
         if el.get("ref") in fmt.records:
             el.set("minOccurs", "0")
-    return etree.XMLSchema(doc)
+    return compile_schema(doc)
 
 
 def check_file(

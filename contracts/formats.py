@@ -32,6 +32,7 @@ record name HOSP with different content.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -158,10 +159,26 @@ def load_xmlschema(fmt: Format) -> xmlschema.XMLSchema10:
     return _xmlschema(fmt.xsd)
 
 
+_COMPILE = threading.Lock()
+
+
+def compile_schema(doc: etree._ElementTree) -> etree.XMLSchema:
+    """An lxml schema from a parsed XSD, one compilation at a time in the process.
+
+    libxml2 initialises its built-in schema types at the first compilation, without a
+    lock: threads compiling their first schemas at once (a fresh worker's threads taking
+    their first packages) could leave the table broken for the life of the process
+    (``XMLSchemaParseError: the given type is not a built-in type`` at every later
+    compilation). Compiling takes about a millisecond, so one at a time costs nothing.
+    """
+    with _COMPILE:
+        return etree.XMLSchema(doc)
+
+
 @cache
 def _lxml_schema(path: Path) -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    return etree.XMLSchema(etree.parse(str(path), parser))
+    return compile_schema(etree.parse(str(path), parser))
 
 
 @cache

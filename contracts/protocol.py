@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 
 from lxml import etree
 
+from contracts.formats import compile_schema
 from omsx.errors import ContractError, PackageRejected
 
 Result = Literal["A", "P", "R"]
@@ -262,7 +263,7 @@ def parse_protocol(data: bytes) -> Protocol:
 
 @cache
 def _schema() -> Any:
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
+    return compile_schema(etree.parse(str(SCHEMA_PATH)))
 
 
 def _sub(parent: Any, tag: str, text: str | None) -> Any:

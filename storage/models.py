@@ -89,7 +89,9 @@ class Package(SQLModel, table=True):
     records: int | None = None  # records in the main file, counted at validation
     n_acc: int | None = None
     n_rej: int | None = None
-    attempts: int = 0
+    attempts: int = 0  # deliveries in a row that died (workers.middleware.CrashGuard)
+    # the last beat of the delivery working on it (workers.heartbeat); NULL when none is
+    beat_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     error_class: str | None = Field(default=None, max_length=32)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -35,7 +35,6 @@ from workers.batches import Applied, Forward
 from workers.broker import current_attempt, pipeline_actor
 from workers.claims import apply_expert
 from workers.events import apply_appeal, apply_hosp, apply_schedule, apply_tmk
-from workers.heartbeat import heartbeat
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.persons import apply_attach, apply_erz
 from workers.registry import apply_register, refused_positions
@@ -145,8 +144,7 @@ def apply(package_id: int) -> None:
             on_busy(package_id, exc, settings)
             return
     applier = APPLIERS.get(package.kind)
-    with heartbeat(package_id, State.APPLYING, settings.stage_deadline_s):
-        applied = applier(package, refused, settings) if applier else Applied()
+    applied = applier(package, refused, settings) if applier else Applied()
     if applier is not None:
         with session_scope() as session:
             # counted from the rows: a run resumed after a crash skips committed batches

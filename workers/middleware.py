@@ -6,6 +6,7 @@ summary line per processed message: duration and outcome.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,13 +15,14 @@ from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from omsx.errors import OmsxError
+from omsx.errors import OmsxError, TransientError
 from omsx.logs import get_logger
 from omsx.settings import get_settings
 from storage.db import session_scope
-from storage.models import Package
+from storage.models import Package, utcnow
+from workers.heartbeat import Beater, alive_window
 
 log = get_logger("workers")
 
@@ -108,9 +110,30 @@ class CrashGuard(Middleware):
     delivery after ``OMSX_QUARANTINE_AFTER`` of them, the package is quarantined instead
     of processed: state ``quarantined``, a dead letter with reason ``crash`` (replayable
     from the admin or ``omsx dlq`` after a fix), and the message is acknowledged.
+
+    A delivery is known dead only when its beat stopped (:mod:`workers.heartbeat`): a
+    delivery that arrives while another one of the same package still beats (a
+    duplicate message, a re-drive) is skipped and not counted; the live one finishes
+    the work, and if it dies after all, the sweeper re-drives the package.
+
+    If the database is down when a delivery finishes, the reset waits in this process
+    and is written before the next delivery starts (and only if no delivery has
+    counted since), instead of failing at every message.
     """
 
     QUEUES = frozenset({"validate", "apply"})
+    TAKEN = "_omsx_attempt"
+
+    def __init__(self) -> None:
+        self._beater: Beater | None = None
+        self._unreset: dict[int, int] = {}  # package → the attempts its finished delivery set
+        self._lock = threading.Lock()
+
+    @property
+    def beater(self) -> Beater:
+        if self._beater is None:
+            self._beater = Beater(get_settings().stage_deadline_s)
+        return self._beater
 
     def _package(self, message: MessageProxy) -> int | None:
         first = message.args[0] if message.args else None
@@ -121,46 +144,97 @@ class CrashGuard(Middleware):
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         from dramatiq.middleware import SkipMessage
 
+        package_id = self._package(message)
+        if package_id is None:
+            return
+        try:
+            counted, died = self._count(message, package_id)
+        except TransientError as exc:  # the actor meets the outage too, and retries
+            log.warning("delivery.uncounted", package_id=package_id, error=type(exc).__name__)
+            return
+        if counted == 0:
+            return  # an unknown package: the actor answers it itself
+        if counted is None:
+            log.info("delivery.concurrent", package_id=package_id,
+                     note="another delivery of this package is alive")  # fmt: skip
+            raise SkipMessage("another delivery is running")
+        if died:
+            log.error("package.quarantined", package_id=package_id, deliveries=died)
+            raise SkipMessage("quarantined")
+        message.options[self.TAKEN] = counted
+        self.beater.hold(package_id)
+
+    def _count(self, message: MessageProxy, package_id: int) -> tuple[int | None, int]:
+        """Count this delivery unless another one is alive: (the count, or None when one
+        is, or 0 for an unknown package; the deliveries that died if it is quarantined)."""
+        settings = get_settings()
+        now = utcnow()
+        with session_scope() as session:  # committed before SkipMessage is raised
+            self._write_resets(session)
+            alive = (
+                (col(Package.attempts) > 0)
+                & col(Package.beat_at).isnot(None)
+                & (col(Package.beat_at) >= now - alive_window(settings.stage_deadline_s))
+            )
+            counted = session.execute(
+                update(Package).where(col(Package.id) == package_id, ~alive)
+                .values(attempts=col(Package.attempts) + 1, beat_at=now)
+                .returning(col(Package.attempts))
+            ).scalar_one_or_none()  # fmt: skip
+            if counted is None and session.get(Package, package_id) is None:
+                return 0, 0
+            if counted is not None and counted - 1 >= settings.quarantine_after:
+                self._quarantine(session, message, package_id, counted - 1)
+                return counted, counted - 1
+        return counted, 0
+
+    def _quarantine(self, session: Session, message: MessageProxy, package_id: int,
+                    died: int) -> None:  # fmt: skip
         from storage.deadletters import CRASH
         from storage.models import State
         from storage.packages import transition
         from workers.deadletters import WORKING, record
 
-        package_id = self._package(message)
-        if package_id is None:
-            return
-        limit = get_settings().quarantine_after
-        with session_scope() as session:
-            died = session.execute(
-                update(Package).where(col(Package.id) == package_id)
-                .values(attempts=col(Package.attempts) + 1).returning(col(Package.attempts))
-            ).scalar_one_or_none()  # fmt: skip
-            if died is None or died - 1 < limit:
-                return
-            moved = transition(session, package_id, source=WORKING, target=State.QUARANTINED,
-                               stage=message.actor_name, outcome="quarantined",
-                               detail=f"{died - 1} deliveries in a row ended without finishing "
-                               "(worker killed or out of memory)",
-                               error_class=CRASH)  # fmt: skip
-            if moved:
-                record(session, key=str(message.options.get("redis_message_id")
-                                        or message.message_id),
-                       queue=message.queue_name, actor=message.actor_name, args=message.args,
-                       reason=CRASH, error_class="WorkerCrash",
-                       error=f"{died - 1} deliveries crashed the worker",
-                       retries=int(message.options.get("retries", 0)),
-                       message=message.encode())  # fmt: skip
-        log.error("package.quarantined", package_id=package_id, deliveries=died - 1)
-        raise SkipMessage("quarantined")
+        moved = transition(session, package_id, source=WORKING, target=State.QUARANTINED,
+                           stage=message.actor_name, outcome="quarantined",
+                           detail=f"{died} deliveries in a row ended without finishing "
+                           "(worker killed or out of memory)",
+                           error_class=CRASH)  # fmt: skip
+        if moved:
+            record(session, key=str(message.options.get("redis_message_id")
+                                    or message.message_id),
+                   queue=message.queue_name, actor=message.actor_name, args=message.args,
+                   reason=CRASH, error_class="WorkerCrash",
+                   error=f"{died} deliveries crashed the worker",
+                   retries=int(message.options.get("retries", 0)),
+                   message=message.encode())  # fmt: skip
+
+    def _write_resets(self, session: Session) -> None:
+        with self._lock:
+            pending, self._unreset = self._unreset, {}
+        for package_id, attempts in pending.items():
+            self._reset(session, package_id, attempts)
+
+    @staticmethod
+    def _reset(session: Session, package_id: int, attempts: int) -> None:
+        session.execute(update(Package).where(col(Package.id) == package_id,
+                                              col(Package.attempts) == attempts)
+                        .values(attempts=0, beat_at=None))  # fmt: skip
 
     def _finished(self, message: MessageProxy) -> None:
         package_id = self._package(message)
-        if package_id is None:
-            return
-        with session_scope() as session:
-            session.execute(update(Package).where(col(Package.id) == package_id,
-                                                  col(Package.attempts) > 0)
-                            .values(attempts=0))  # fmt: skip
+        attempts = message.options.pop(self.TAKEN, None)
+        if package_id is None or attempts is None:
+            return  # not a delivery this guard counted
+        self.beater.release(package_id)
+        try:
+            with session_scope() as session:
+                self._reset(session, package_id, attempts)
+        except TransientError as exc:
+            with self._lock:
+                self._unreset[package_id] = attempts
+            log.warning("delivery.reset_deferred", package_id=package_id,
+                        error=type(exc).__name__)  # fmt: skip
 
     def after_process_message(
         self,
@@ -173,4 +247,4 @@ class CrashGuard(Middleware):
         self._finished(message)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        return  # a quarantine skip keeps the count; nothing else skips these messages
+        return  # a skipped delivery was not counted, or the package is quarantined

@@ -55,14 +55,20 @@ def due_day(now: datetime, daily_at: str) -> date:
 
 
 def enqueue_daily(client: redis.Redis, now: datetime, daily_at: str) -> date | None:
-    """Enqueue the consolidation of the due day unless it already was; the day, if sent."""
+    """Enqueue the consolidation of the due day unless it already was; the day, if sent.
+
+    The job is sent before the day is marked: a scheduler killed in between sends it
+    again at its next tick (a consolidation is idempotent, and only the scheduler that
+    holds the lock gets here), where marking first would lose the day.
+    """
     from workers.daily import consolidate_day
 
     day = due_day(now, daily_at)
-    if not client.set(DAILY_KEY.format(day=day.isoformat()), now.isoformat(), nx=True,
-                      ex=DAILY_KEY_TTL_S):  # fmt: skip
+    key = DAILY_KEY.format(day=day.isoformat())
+    if client.exists(key):
         return None
     consolidate_day.send(day.isoformat())
+    client.set(key, now.isoformat(), ex=DAILY_KEY_TTL_S)
     log.info("scheduler.daily_enqueued", day=day.isoformat())
     return day
 

@@ -7,6 +7,8 @@ only Redis holds is mirrored; a package whose deliveries keep dying is quarantin
 from __future__ import annotations
 
 import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -16,19 +18,24 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import SkipMessage
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from omsx.errors import ContractError, OmsxError, StorageUnavailable
-from omsx.settings import Settings
+from omsx.settings import Settings, get_settings
 from storage.db import get_engine, session_scope
 from storage.deadletters import DeadLetterRecord
-from storage.models import Package, State
+from storage.models import Package, State, utcnow
 from storage.users import AuditEntry
 from workers.deadletters import DeadFilter, act, classify, dead_letters, listing, mirror_redis
+from workers.heartbeat import alive_window
 
 pytestmark = pytest.mark.integration
 
 Dead = tuple[redis.Redis, RedisBroker, list[int]]
+
+if TYPE_CHECKING:
+    from workers.middleware import CrashGuard
 
 
 def _wait_for(seen: list[int], value: int) -> None:
@@ -155,12 +162,17 @@ def test_a_package_that_keeps_killing_workers_is_quarantined_then_replayed(
     from workers.sweeper import stale_packages
 
     client, _broker, _seen = dead
-    guard = CrashGuard()
     pid = _package(State.VALIDATING)
     for delivery in range(omsx_env.quarantine_after):  # each one killed mid-task
+        guard = CrashGuard()  # a worker process
         guard.before_process_message(hub_broker, _message("validate", pid, f"r{delivery}"))
-    with pytest.raises(SkipMessage):  # the next delivery is not processed
-        guard.before_process_message(hub_broker, _message("validate", pid, "r-last"))
+        # while it beats, another delivery of the package is skipped, not counted
+        with pytest.raises(SkipMessage, match="another delivery"):
+            CrashGuard().before_process_message(hub_broker, _message("validate", pid, "dup"))
+        assert _attempts(pid) == (delivery + 1, True)
+        _killed(guard, pid)
+    with pytest.raises(SkipMessage, match="quarantined"):  # the next delivery is not processed
+        CrashGuard().before_process_message(hub_broker, _message("validate", pid, "r-last"))
     with session_scope() as s:
         package = s.get(Package, pid)
         assert package is not None
@@ -178,12 +190,27 @@ def test_a_package_that_keeps_killing_workers_is_quarantined_then_replayed(
     assert hub_broker.queues["validate"].qsize() == 1  # type: ignore[attr-defined] (a StubBroker)
     hub_broker.flush("validate")  # type: ignore[attr-defined]
     # a delivery that finishes (failed or not) clears the count
-    guard.before_process_message(hub_broker, _message("validate", pid, "r-ok"))
-    guard.after_process_message(hub_broker, _message("validate", pid, "r-ok"),
-                                exception=RuntimeError("x"))  # fmt: skip
+    guard, ok = CrashGuard(), _message("validate", pid, "r-ok")
+    guard.before_process_message(hub_broker, ok)
+    assert guard.beater.held() == [pid]
+    guard.after_process_message(hub_broker, ok, exception=RuntimeError("x"))
+    assert _attempts(pid) == (0, False) and guard.beater.held() == []
+
+
+def _attempts(package_id: int) -> tuple[int, bool]:
     with session_scope() as s:
-        package = s.get(Package, pid)
-        assert package is not None and package.attempts == 0
+        package = s.get(Package, package_id)
+        assert package is not None
+        return package.attempts, package.beat_at is not None
+
+
+def _killed(guard: CrashGuard, package_id: int) -> None:
+    """The worker process holding the delivery is killed: it beats no more, and its
+    last beat ages past the window in which a delivery counts as alive."""
+    guard.beater.release(package_id)
+    old = utcnow() - alive_window(get_settings().stage_deadline_s) - timedelta(seconds=1)
+    with session_scope() as s:
+        s.execute(update(Package).where(col(Package.id) == package_id).values(beat_at=old))
 
 
 def test_a_dead_package_message_leaves_the_package_failed_until_replayed(
@@ -232,3 +259,17 @@ def test_omsx_dlq_lists_replays_and_purges_as_the_admin_does(
         audits = [(a.username, a.action, a.count) for a in s.exec(select(AuditEntry)).all()]
     assert audits == [("cli", "replay", 1), ("cli", "replay", 0)]
     assert CliRunner().invoke(main, ["dlq", "purge", "--yes"]).exit_code == 0
+
+
+def test_a_beat_keeps_working_packages_fresh_and_leaves_finished_ones(dead: Dead) -> None:
+    from workers.heartbeat import beat
+
+    working, done = _package(State.APPLYING), _package(State.APPLIED)
+    old = utcnow() - timedelta(hours=1)
+    with session_scope() as s:
+        s.execute(update(Package).values(updated_at=old))
+    beat([working, done])
+    with session_scope() as s:
+        fresh = s.exec(select(Package.id).where(col(Package.updated_at) > old)).all()
+        beaten = s.exec(select(Package.id).where(col(Package.beat_at).isnot(None))).all()
+    assert (sorted(fresh), sorted(beaten)) == ([working], sorted([working, done]))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 import redis
+from dramatiq import Broker, Message, Middleware
+from dramatiq.middleware import MiddlewareError
 
 from omsx.settings import Settings
 from tests.conftest import EmbeddedServer
@@ -37,4 +40,35 @@ def test_a_day_is_enqueued_once_whatever_the_number_of_ticks(
     assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00") is None  # same day
     assert broker.queues[queue].qsize() == before + 1  # type: ignore[attr-defined]
     assert enqueue_daily(client, at("2026-11-24T02:00:00"), "02:00") == date(2026, 11, 23)
+    broker.flush(queue)  # type: ignore[attr-defined]
+
+
+class _Unreachable(MiddlewareError):
+    """The broker refuses the message (a MiddlewareError, which Dramatiq lets through)."""
+
+
+class _RefuseEnqueue(Middleware):
+    def before_enqueue(self, broker: Broker, message: Message[Any], delay: int) -> None:
+        raise _Unreachable("the broker is unreachable")
+
+
+def test_a_day_whose_job_could_not_be_sent_is_sent_at_the_next_tick(
+    omsx_env: Settings, fresh_redis: EmbeddedServer
+) -> None:
+    from workers.broker import broker
+    from workers.daily import consolidate_day
+
+    client = redis.Redis.from_url(fresh_redis.url)
+    queue = consolidate_day.queue_name
+    before = broker.queues[queue].qsize() if queue in broker.queues else 0  # type: ignore[attr-defined]
+    refuse = _RefuseEnqueue()
+    broker.middleware.append(refuse)
+    try:
+        with pytest.raises(_Unreachable):
+            enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00")
+    finally:
+        broker.middleware.remove(refuse)
+    assert client.keys("omsx:daily:*") == []  # not marked: the day is not lost
+    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00") == date(2026, 11, 22)
+    assert broker.queues[queue].qsize() == before + 1  # type: ignore[attr-defined]
     broker.flush(queue)  # type: ignore[attr-defined]
