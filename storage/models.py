@@ -52,6 +52,10 @@ class State(StrEnum):
 
 
 FINAL_STATES = frozenset({State.APPLIED, State.REJECTED, State.DUPLICATE, State.QUARANTINED})
+#: a move to these ends a stage's work on the package (storage.packages.transition)
+STAGE_DONE = frozenset(
+    {State.CHECKED, State.APPLIED, State.REJECTED, State.DUPLICATE, State.FAILED}
+)
 
 
 class Participant(SQLModel, table=True):
@@ -90,7 +94,9 @@ class Package(SQLModel, table=True):
     n_acc: int | None = None
     n_rej: int | None = None
     attempts: int = 0  # deliveries in a row that died (workers.middleware.CrashGuard)
-    # the last beat of the delivery working on it (workers.heartbeat); NULL when none is
+    # the delivery working on it (its Dramatiq message id) and its last beat
+    # (workers.heartbeat); NULL when none is
+    held_by: str | None = Field(default=None, max_length=40)
     beat_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     error_class: str | None = Field(default=None, max_length=32)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

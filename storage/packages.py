@@ -17,7 +17,16 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import NameClaim, Outbox, Package, PackageEvent, Receipt, State, utcnow
+from storage.models import (
+    STAGE_DONE,
+    NameClaim,
+    Outbox,
+    Package,
+    PackageEvent,
+    Receipt,
+    State,
+    utcnow,
+)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -124,8 +133,13 @@ def transition(
 ) -> bool:
     """Move the package to ``target`` if it is in one of ``source``.
 
-    Returns False when the guard is closed (another run moved it first).
+    Returns False when the guard is closed (another run moved it first). A move out of
+    a stage (to ``checked`` or a final state) also releases the delivery's hold on the
+    package (:class:`workers.middleware.CrashGuard`): the stage's work is done, and the
+    next stage, which this delivery may enqueue before it returns, takes the package.
     """
+    if target in STAGE_DONE:
+        values = {"attempts": 0, "held_by": None, "beat_at": None, **values}
     stmt = (
         update(Package)
         .where(col(Package.id) == package_id)

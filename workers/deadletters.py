@@ -273,7 +273,7 @@ def _resume(session: Session, row: DeadLetterRecord, who: str) -> None:
         return
     transition(session, row.package_id, source=(State.FAILED, State.QUARANTINED),
                target=RESUME[row.actor], stage="replay", outcome="replayed",
-               detail=f"dead letter {row.id} replayed by {who}"[:500], attempts=0,
+               detail=f"dead letter {row.id} replayed by {who}"[:500], attempts=0, held_by=None,
                error_class=None)  # fmt: skip
 
 

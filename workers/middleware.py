@@ -105,28 +105,32 @@ class CrashGuard(Middleware):
     A worker killed mid-task (kill -9, out of memory) never finishes its message, and
     Redis delivers it again without counting a retry — forever, if the package is what
     kills it. Each delivery of a validate/apply message counts in ``package.attempts``
-    (committed before the work starts) and a finished delivery, failed or not, sets it
-    back to 0; so ``attempts`` is the number of deliveries in a row that died. At the
-    delivery after ``OMSX_QUARANTINE_AFTER`` of them, the package is quarantined instead
-    of processed: state ``quarantined``, a dead letter with reason ``crash`` (replayable
-    from the admin or ``omsx dlq`` after a fix), and the message is acknowledged.
+    and takes the package (``held_by``, its message id), committed before the work
+    starts; a finished delivery, failed or not, releases it and sets the count back to
+    0, and so does the stage's move to ``checked`` or a final state
+    (:func:`storage.packages.transition`), since the next stage may start before this
+    delivery returns. So ``attempts`` is the number of deliveries in a row that died.
+    At the delivery after ``OMSX_QUARANTINE_AFTER`` of them, the package is quarantined
+    instead of processed: state ``quarantined``, a dead letter with reason ``crash``
+    (replayable from the admin or ``omsx dlq`` after a fix), and the message is
+    acknowledged.
 
     A delivery is known dead only when its beat stopped (:mod:`workers.heartbeat`): a
-    delivery that arrives while another one of the same package still beats (a
-    duplicate message, a re-drive) is skipped and not counted; the live one finishes
-    the work, and if it dies after all, the sweeper re-drives the package.
+    delivery that arrives while the one holding the package still beats (a duplicate
+    message, a re-drive) is skipped and not counted; the live one finishes the work,
+    and if it dies after all, the sweeper re-drives the package.
 
-    If the database is down when a delivery finishes, the reset waits in this process
-    and is written before the next delivery starts (and only if no delivery has
-    counted since), instead of failing at every message.
+    If the database is down when a delivery finishes, the release waits in this process
+    and is written before its next delivery starts (only if the package is still held
+    by that delivery), instead of failing at every message.
     """
 
     QUEUES = frozenset({"validate", "apply"})
-    TAKEN = "_omsx_attempt"
+    TAKEN = "_omsx_held"
 
     def __init__(self) -> None:
         self._beater: Beater | None = None
-        self._unreset: dict[int, int] = {}  # package → the attempts its finished delivery set
+        self._unreleased: dict[int, str] = {}  # package → the finished delivery's id
         self._lock = threading.Lock()
 
     @property
@@ -161,24 +165,26 @@ class CrashGuard(Middleware):
         if died:
             log.error("package.quarantined", package_id=package_id, deliveries=died)
             raise SkipMessage("quarantined")
-        message.options[self.TAKEN] = counted
+        message.options[self.TAKEN] = message.message_id
         self.beater.hold(package_id)
 
     def _count(self, message: MessageProxy, package_id: int) -> tuple[int | None, int]:
         """Count this delivery unless another one is alive: (the count, or None when one
-        is, or 0 for an unknown package; the deliveries that died if it is quarantined)."""
+        is, or 0 for an unknown package; the deliveries that died if it is quarantined).
+        """
         settings = get_settings()
         now = utcnow()
         with session_scope() as session:  # committed before SkipMessage is raised
-            self._write_resets(session)
+            self._write_releases(session)
             alive = (
-                (col(Package.attempts) > 0)
+                col(Package.held_by).isnot(None)
                 & col(Package.beat_at).isnot(None)
                 & (col(Package.beat_at) >= now - alive_window(settings.stage_deadline_s))
             )
             counted = session.execute(
                 update(Package).where(col(Package.id) == package_id, ~alive)
-                .values(attempts=col(Package.attempts) + 1, beat_at=now)
+                .values(attempts=col(Package.attempts) + 1, held_by=message.message_id,
+                        beat_at=now)
                 .returning(col(Package.attempts))
             ).scalar_one_or_none()  # fmt: skip
             if counted is None and session.get(Package, package_id) is None:
@@ -199,7 +205,7 @@ class CrashGuard(Middleware):
                            stage=message.actor_name, outcome="quarantined",
                            detail=f"{died} deliveries in a row ended without finishing "
                            "(worker killed or out of memory)",
-                           error_class=CRASH)  # fmt: skip
+                           error_class=CRASH, held_by=None, beat_at=None)  # fmt: skip
         if moved:
             record(session, key=str(message.options.get("redis_message_id")
                                     or message.message_id),
@@ -209,31 +215,31 @@ class CrashGuard(Middleware):
                    retries=int(message.options.get("retries", 0)),
                    message=message.encode())  # fmt: skip
 
-    def _write_resets(self, session: Session) -> None:
+    def _write_releases(self, session: Session) -> None:
         with self._lock:
-            pending, self._unreset = self._unreset, {}
-        for package_id, attempts in pending.items():
-            self._reset(session, package_id, attempts)
+            pending, self._unreleased = self._unreleased, {}
+        for package_id, held_by in pending.items():
+            self._release(session, package_id, held_by)
 
     @staticmethod
-    def _reset(session: Session, package_id: int, attempts: int) -> None:
+    def _release(session: Session, package_id: int, held_by: str) -> None:
         session.execute(update(Package).where(col(Package.id) == package_id,
-                                              col(Package.attempts) == attempts)
-                        .values(attempts=0, beat_at=None))  # fmt: skip
+                                              col(Package.held_by) == held_by)
+                        .values(attempts=0, held_by=None, beat_at=None))  # fmt: skip
 
     def _finished(self, message: MessageProxy) -> None:
         package_id = self._package(message)
-        attempts = message.options.pop(self.TAKEN, None)
-        if package_id is None or attempts is None:
+        held_by = message.options.pop(self.TAKEN, None)
+        if package_id is None or held_by is None:
             return  # not a delivery this guard counted
         self.beater.release(package_id)
         try:
             with session_scope() as session:
-                self._reset(session, package_id, attempts)
+                self._release(session, package_id, held_by)
         except TransientError as exc:
             with self._lock:
-                self._unreset[package_id] = attempts
-            log.warning("delivery.reset_deferred", package_id=package_id,
+                self._unreleased[package_id] = held_by
+            log.warning("delivery.release_deferred", package_id=package_id,
                         error=type(exc).__name__)  # fmt: skip
 
     def after_process_message(

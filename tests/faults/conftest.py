@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from nats.js.api import DeliverPolicy
 
 from contracts.protocol import Protocol, parse_protocol
 from messages import headers as H
+from messages.gateway import Gateway
 from messages.streams import OUT_STREAM
 from messages.subjects import OUT_ALL
 from tests.builders import erz_for, register, zip_of
@@ -120,6 +122,19 @@ async def out_messages(url: str, timeout: float = 60.0) -> list[Out]:
     finally:
         await nc.close()
     return out
+
+
+async def published_all(hub: Hub, gateways: Iterable[Gateway]) -> tuple[float, list[Out]]:
+    """Once the outbox is empty: the time, and OMS_OUT's messages (gateways closed)."""
+    hub.wait_for(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        lambda r: r == [(0,)],
+        timeout=60,
+    )
+    t_done = time.monotonic()
+    for gw in gateways:
+        await gw.close()
+    return t_done, await out_messages(hub.nats.url)
 
 
 def protocols_per_package(outs: list[Out]) -> Counter[str]:

@@ -27,7 +27,7 @@ from messages.streams import IN_STREAM
 from omsx.embedded import EmbeddedPostgres
 from omsx.settings import Settings
 from tests.builders import register
-from tests.faults.conftest import all_logs, out_messages, own_hub, protocols_per_package
+from tests.faults.conftest import all_logs, own_hub, protocols_per_package, published_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -115,15 +115,7 @@ async def test_a_database_down_for_30_s_loses_nothing_and_ingest_naks_with_delay
             timeout=120,
         )
         assert rows[0] == (total, total), rows
-        hub.wait_for(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            lambda r: r == [(0,)],
-            timeout=60,
-        )
-        t_done = time.monotonic()
-        for gw in gateways.values():
-            await gw.close()
-        outs = await out_messages(hub.nats.url)
+        t_done, outs = await published_all(hub, gateways.values())
         after = dict(hub.sql("SELECT state, count(*) FROM package GROUP BY state"))
         receipts = hub.sql("SELECT count(*) FROM receipt")[0][0]
         cases = hub.sql("SELECT count(*), count(DISTINCT package_id) FROM carecase")[0]

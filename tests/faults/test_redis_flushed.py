@@ -19,7 +19,7 @@ import pytest
 
 from messages.gateway import Published
 from tests.builders import register
-from tests.faults.conftest import out_messages, own_hub, protocols_per_package
+from tests.faults.conftest import own_hub, protocols_per_package, published_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -78,15 +78,7 @@ async def test_a_redis_flushed_mid_flow_loses_no_package(tmp_path: Path) -> None
             timeout=120,
         )
         assert rows[0] == (1 + len(sent), 0), (rows, hub.log("ingest")[-3000:])
-        hub.wait_for(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            lambda r: r == [(0,)],
-            timeout=60,
-        )
-        t_done = time.monotonic()
-        for gw in gateways.values():
-            await gw.close()
-        outs = await out_messages(hub.nats.url)
+        t_done, outs = await published_all(hub, gateways.values())
         after = Counter(dict(hub.sql("SELECT state, count(*) FROM package GROUP BY state")))
         receipts = hub.sql("SELECT count(*) FROM receipt")[0][0]
         redrives = hub.sql(

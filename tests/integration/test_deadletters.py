@@ -273,3 +273,27 @@ def test_a_beat_keeps_working_packages_fresh_and_leaves_finished_ones(dead: Dead
         fresh = s.exec(select(Package.id).where(col(Package.updated_at) > old)).all()
         beaten = s.exec(select(Package.id).where(col(Package.beat_at).isnot(None))).all()
     assert (sorted(fresh), sorted(beaten)) == ([working], sorted([working, done]))
+
+
+def test_the_next_stage_enqueued_before_a_delivery_returns_is_not_taken_for_a_duplicate(
+    dead: Dead,
+) -> None:
+    from storage.packages import transition
+    from workers.broker import broker as hub_broker
+    from workers.middleware import CrashGuard
+
+    pid = _package(State.VALIDATING)
+    guard = CrashGuard()
+    validating = _message("validate", pid, "r-v")
+    guard.before_process_message(hub_broker, validating)
+    with session_scope() as s:  # validate concludes and enqueues apply, then returns
+        assert transition(s, pid, source=(State.VALIDATING,), target=State.CHECKED,
+                          stage="validate")  # fmt: skip
+    applying = _message("apply", pid, "r-a")
+    guard.before_process_message(hub_broker, applying)  # counted: not skipped
+    guard.after_process_message(hub_broker, validating)
+    assert _attempts(pid) == (1, True)  # the validate delivery released nothing of apply's
+    with pytest.raises(SkipMessage, match="another delivery"):
+        guard.before_process_message(hub_broker, _message("apply", pid, "r-dup"))
+    guard.after_process_message(hub_broker, applying)
+    assert _attempts(pid) == (0, False)

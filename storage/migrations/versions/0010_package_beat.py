@@ -1,4 +1,4 @@
-"""package.beat_at: the last beat of the delivery working on a package
+"""package.held_by, beat_at: the delivery working on a package and its last beat
 
 :class:`workers.middleware.CrashGuard` counts a delivery that never finished as a crash
 only when its beat (:mod:`workers.heartbeat`) has stopped; a delivery that arrives
@@ -24,9 +24,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("package", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("held_by", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("beat_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("package", schema=None) as batch_op:
         batch_op.drop_column("beat_at")
+        batch_op.drop_column("held_by")
