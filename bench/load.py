@@ -511,19 +511,25 @@ def _by_kind(run: Drive) -> dict[str, dict[str, float]]:
 
 
 def queue_report(run: Drive) -> dict[str, Any]:
-    """Max depth of each queue, and its trend over the second half of the publishing."""
+    """Max depth of each queue, and its trend while the packages were offered (the second
+    half of it when that has 10 samples). Only an open-loop run can grow without bound
+    (throughput runs cap what is unanswered), so ``growing`` is None for those, and for
+    runs too short to tell."""
     keys = ("in_flight", "oms_in", *HOPS, "outbox")
     end = run.t_last_pub - run.t0
-    half = [s for s in run.samples if end / 2 <= s["t"] <= end]
+    window = [s for s in run.samples if end / 2 <= s["t"] <= end]
+    if len(window) < 10:
+        window = [s for s in run.samples if s["t"] <= end]
     out: dict[str, Any] = {}
     for key in keys:
         series = [s[key] for s in run.samples]
-        slope = _slope([(s["t"], s[key]) for s in half])
+        slope = _slope([(s["t"], s[key]) for s in window])
+        tell = run.mode != "throughput" and len(window) >= 3
         out[key] = {
             "max": max(series, default=0),
             "at_last_publish": next((s[key] for s in reversed(run.samples) if s["t"] <= end), 0),
             "slope_per_s": slope,
-            "growing": slope > 0.5,  # more than one package every 2 s, sustained
+            "growing": slope > 0.5 if tell else None,  # > 1 package every 2 s, sustained
         }
     answered = [s.t_proto for s in run.sent if s.t_proto]
     out["drained_s_after_last_publish"] = max(answered) - run.t_last_pub if answered else None
@@ -877,10 +883,11 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for r in latency
         },
         "no_queue_growing": {
-            r["config"]: not any(
-                q["growing"] for k, q in r["queues"].items() if isinstance(q, dict)
+            f"{r['config']} {r['mode']}": not any(
+                q["growing"] for q in r["queues"].values() if isinstance(q, dict)
             )
-            for r in latency
+            for r in runs
+            if r["mode"] != "throughput"
         },
     }
 
@@ -894,11 +901,12 @@ def report(runs: list[dict[str, Any]]) -> None:
         dq = floors.get("dramatiq", {}).get("per_s", math.nan)
         jsf = floors.get("jetstream", {}).get("per_s", math.nan)
         growing = [k for k, v in q.items() if isinstance(v, dict) and v["growing"]]
+        tell = any(isinstance(v, dict) and v["growing"] is not None for v in q.values())
         hub_cpu = sum(v for k, v in r["cpu_s"].items() if k != "bench")
         rows.append([
             r["config"], r["mode"][:4], r["answered"], r["offered_per_s"], r["per_s"],
             r["middle_per_s"], lat["p50"], lat["p95"], lat["p99"], q["in_flight"]["max"],
-            ",".join(growing) or "no", 1000 * hub_cpu / r["published"],
+            ",".join(growing) or ("no" if tell else "n/a"), 1000 * hub_cpu / r["published"],
             sum(r["cpu_s"].values()) / r["seconds"], dq, dq / r["middle_per_s"], jsf,
             jsf / r["middle_per_s"], r["peak_mb"][0][1] if r["peak_mb"] else math.nan,
             f"{r['load_avg']['before'][0]:.1f}→{r['load_avg']['after'][0]:.1f}",
