@@ -176,8 +176,11 @@ class CrashGuard(Middleware):
         now = utcnow()
         with session_scope() as session:  # committed before SkipMessage is raised
             self._write_releases(session)
+            # another message's delivery; this message's own hold is a retry's (its
+            # release was deferred) or a dead worker's (its beat stopped 60 s ago)
             alive = (
                 col(Package.held_by).isnot(None)
+                & (col(Package.held_by) != message.message_id)
                 & col(Package.beat_at).isnot(None)
                 & (col(Package.beat_at) >= now - alive_window(settings.stage_deadline_s))
             )

@@ -148,10 +148,10 @@ def _package(state: State) -> int:
         return p.id
 
 
-def _message(actor: str, package_id: int, redis_id: str) -> MessageProxy:
+def _message(actor: str, package_id: int, redis_id: str, same_as: str = "") -> MessageProxy:
     message = Message(queue_name=actor, actor_name=actor, args=(package_id,), kwargs={},
                       options={"redis_message_id": redis_id})  # fmt: skip
-    return MessageProxy(message)
+    return MessageProxy(message.copy(message_id=same_as) if same_as else message)
 
 
 def test_a_package_that_keeps_killing_workers_is_quarantined_then_replayed(
@@ -295,5 +295,9 @@ def test_the_next_stage_enqueued_before_a_delivery_returns_is_not_taken_for_a_du
     assert _attempts(pid) == (1, True)  # the validate delivery released nothing of apply's
     with pytest.raises(SkipMessage, match="another delivery"):
         guard.before_process_message(hub_broker, _message("apply", pid, "r-dup"))
+    # the same message again (a retry whose release the database refused) is no duplicate
+    retry = _message("apply", pid, "r-a", same_as=applying.message_id)
+    CrashGuard().before_process_message(hub_broker, retry)
+    assert _attempts(pid) == (2, True)
     guard.after_process_message(hub_broker, applying)
     assert _attempts(pid) == (0, False)
