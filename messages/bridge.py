@@ -23,9 +23,11 @@ from nats.js.api import PubAck
 from messages.connect import connect
 from messages.objects import Placed, put_object
 from omsx.errors import TransportUnavailable
+from omsx.logs import get_logger
 from omsx.settings import Settings, get_settings
 
 T = TypeVar("T")
+log = get_logger("messages.bridge")
 
 
 class NatsBridge:
@@ -90,7 +92,13 @@ class NatsBridge:
 
     def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
-            self.run(self._nc.drain(), timeout=10)
+            # drain what is in flight; while NATS is away there is nothing to drain
+            # (and nats-py refuses to: ConnectionReconnectingError)
+            ending = self._nc.drain() if self._nc.is_connected else self._nc.close()
+            try:
+                self.run(ending, timeout=10)
+            except (NatsError, OSError, TransportUnavailable) as exc:  # closing anyway
+                log.warning("nats.close_failed", error=type(exc).__name__)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():

@@ -38,7 +38,7 @@ from workers.events import apply_appeal, apply_hosp, apply_schedule, apply_tmk
 from workers.outcome import conclude, duplicate_of, package_base
 from workers.persons import apply_attach, apply_erz
 from workers.registry import apply_register, refused_positions
-from workers.replies import publish_protocols
+from workers.replies import answer_now
 
 log = get_logger("workers.apply")
 
@@ -128,7 +128,7 @@ def apply(package_id: int) -> None:
             flk, refused = _flk(session, package_id, base, package.records or 0)
     if duplicate:
         if concluded:
-            publish_protocols.send(package_id)
+            answer_now(package_id)
         return
     scope = lease_scope(package)
     if scope is not None:
@@ -166,7 +166,7 @@ def apply(package_id: int) -> None:
         if scope is not None:
             release_lease(session, scope, package_id)
     if concluded:
-        publish_protocols.send(package_id)
+        answer_now(package_id)
 
 
 def queue_forward(session: Session, package: Package, forward: Forward) -> bool:

@@ -1,5 +1,9 @@
 """Stage ``reply``: publish what the outbox owes, then mark it published.
 
+The stage that concludes a package publishes its answer itself (:func:`answer_now`);
+the ``reply`` queue carries what that could not publish, ingest's 805 answers and the
+daily extracts.
+
 JetStream drops a repeated Nats-Msg-Id inside OMS_OUT's duplicate window, so a
 crash between the publish and the mark re-publishes harmlessly; the sweeper
 re-drives rows that stay unpublished.
@@ -13,6 +17,7 @@ from contracts.filenames import Party
 from messages import headers as H
 from messages.bridge import NatsBridge, get_bridge
 from messages.natsconfig import chunk_namespace, object_name
+from omsx.errors import TransientError
 from omsx.logs import get_logger
 from omsx.settings import get_settings
 from storage.blobs import BlobStore
@@ -43,6 +48,25 @@ def _blob_body(bridge: NatsBridge, sha256: str, headers: dict[str, str], subject
 
 @pipeline_actor("reply")
 def publish_protocols(package_id: int | None = None) -> None:
+    """Publish every pending outbox row of ``package_id`` (or the oldest pending ones)."""
+    publish_pending(package_id)
+
+
+def answer_now(package_id: int) -> None:
+    """Publish what the package owes from the delivery that concluded it, without a hop
+    through the ``reply`` queue. If NATS (or the database) fails here, the ``reply``
+    queue takes it over and retries it with backoff; and if Redis is down too, the
+    sweeper re-publishes the outbox within the stage deadline. Nothing is published
+    twice: the outbox row is marked once, and OMS_OUT drops a repeated Nats-Msg-Id.
+    """
+    try:
+        publish_pending(package_id)
+    except TransientError as exc:
+        log.warning("reply.handed_to_queue", package_id=package_id, error=type(exc).__name__)
+        publish_protocols.send(package_id)
+
+
+def publish_pending(package_id: int | None) -> None:
     """Publish every pending outbox row of ``package_id`` (or the oldest pending ones)."""
     with session_scope() as session:
         rows = pending_outbox(session, package_id)

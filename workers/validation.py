@@ -30,7 +30,7 @@ from storage.refs import directories, participants
 from workers.apply import apply
 from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, package_base
-from workers.replies import publish_protocols
+from workers.replies import answer_now
 
 IN_FLIGHT = (State.RECEIVED, State.VALIDATING)
 
@@ -114,7 +114,10 @@ def validate(package_id: int) -> None:
             assert isinstance(checked, FlkResult)
             moved = _checked(session, package, checked, attempt=attempt, ms=ms)
     if moved:
-        (publish_protocols if protocol.result == "R" else apply).send(package_id)
+        if protocol.result == "R":
+            answer_now(package_id)
+        else:
+            apply.send(package_id)
 
 
 def _checked(session: Session, package: Package, flk: FlkResult, *, attempt: int, ms: int) -> bool:

@@ -18,6 +18,7 @@ from omsx.settings import Settings
 from storage.db import get_engine
 from storage.models import Outbox, Package, PackageEvent
 from tests.builders import erz_for, register
+from tests.conftest import EmbeddedServer
 from tests.integration.pipeline import people_in, registry_totals, store, through
 
 pytestmark = pytest.mark.integration
@@ -103,3 +104,37 @@ def test_a_package_failing_the_package_checks_is_concluded_once_with_its_code(
     with Session(get_engine(env.database_url)) as s:
         body = s.exec(select(Outbox.body).where(Outbox.package_id == pid)).one()
     assert b"<OSHIB>801</OSHIB>" in body
+
+
+def test_apply_answers_in_its_own_delivery_and_hands_the_answer_to_the_queue_when_nats_fails(
+    pipeline_env: Settings, fresh_nats: EmbeddedServer
+) -> None:
+    env = pipeline_env
+    from workers.apply import apply
+    from workers.broker import broker
+    from workers.replies import publish_protocols
+    from workers.validation import validate
+
+    name, data = register("HM640001S64004_25111", n=3)
+    erz_name, erz_data = erz_for((name, data))
+    erz = store(env, erz_name, erz_data, seq=1)
+    validate(erz)
+    apply(erz)  # no reply stage: the protocol is on OMS_OUT already
+    sha = hashlib.sha256(erz_data).hexdigest()
+    assert asyncio.run(_out_messages(env, f"protocol-{sha}")) == 1
+    assert broker.queues["reply"].qsize() == 0  # type: ignore[attr-defined] (a StubBroker)
+
+    pid = store(env, name, data, seq=2)
+    validate(pid)
+    fresh_nats.stop()
+    apply(pid)  # concluded; the publish fails, and the reply queue takes it
+    state, result, _, _, outbox = _snapshot(env.database_url, pid)
+    assert (state, result) == ("applied", "A")
+    assert all(not published for _, published in outbox)
+    assert broker.queues["reply"].qsize() == 1  # type: ignore[attr-defined]
+    broker.flush("reply")  # type: ignore[attr-defined]
+    fresh_nats.start()  # the reply queue's delivery, once NATS is back
+    fresh_nats.wait_ready()
+    publish_protocols(pid)
+    assert all(published for _, published in _snapshot(env.database_url, pid)[4])
+    assert asyncio.run(_out_messages(env, f"protocol-{hashlib.sha256(data).hexdigest()}")) == 1
