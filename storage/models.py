@@ -52,6 +52,8 @@ class State(StrEnum):
 
 
 FINAL_STATES = frozenset({State.APPLIED, State.REJECTED, State.DUPLICATE, State.QUARANTINED})
+#: a stage works on the package, or is due to (the sweeper re-drives these when stale)
+WORKING_STATES = (State.RECEIVED, State.VALIDATING, State.CHECKED, State.APPLYING)
 #: a move to these ends a stage's work on the package (storage.packages.transition)
 STAGE_DONE = frozenset(
     {State.CHECKED, State.APPLIED, State.REJECTED, State.DUPLICATE, State.FAILED}

@@ -48,7 +48,7 @@ from storage.deadletters import (
     UNKNOWN_ACTOR,
     DeadLetterRecord,
 )
-from storage.models import State, utcnow
+from storage.models import WORKING_STATES, State, utcnow
 from storage.packages import transition
 from storage.users import audit
 from workers.broker import QUEUES
@@ -59,7 +59,7 @@ NAMESPACE = "dramatiq"
 UNDECODABLE = "undecodable"
 # where a failed or quarantined package starts again, by the actor that failed
 RESUME = {"validate": State.RECEIVED, "apply": State.CHECKED}
-WORKING = (State.RECEIVED, State.VALIDATING, State.CHECKED, State.APPLYING)
+WORKING = WORKING_STATES
 TRANSIENT_NAMES = frozenset({"ConnectionError", "TimeoutError", "OperationalError",
                              "TimeLimitExceeded", "BrokerConnectionError",
                              "NoServersError", "StorageUnavailable", "BrokerUnavailable",

@@ -22,6 +22,7 @@ deadline, as before.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -31,12 +32,10 @@ from sqlmodel import col
 from omsx.errors import TransientError
 from omsx.logs import get_logger
 from storage.db import session_scope
-from storage.models import Package, State, utcnow
+from storage.models import WORKING_STATES, Package, utcnow
 
 log = get_logger("workers.heartbeat")
 
-#: states whose ``updated_at`` the sweeper watches (workers.sweeper.REDRIVE)
-WORKING = (State.RECEIVED, State.VALIDATING, State.CHECKED, State.APPLYING)
 MAX_INTERVAL_S = 10.0
 
 
@@ -53,7 +52,7 @@ def alive_window(deadline_s: float) -> timedelta:
 def beat(package_ids: list[int], now: datetime | None = None) -> None:
     """One beat for these packages."""
     now = now or utcnow()
-    working = col(Package.state).in_([s.value for s in WORKING])
+    working = col(Package.state).in_([s.value for s in WORKING_STATES])
     with session_scope() as session:
         session.execute(
             update(Package)
@@ -89,8 +88,8 @@ class Beater:
             return sorted(self._held)
 
     def _run(self) -> None:
-        stop = threading.Event()  # never set: the thread lives as long as the process
-        while not stop.wait(self.every):
+        while True:  # a daemon thread: it lives as long as the process
+            time.sleep(self.every)
             ids = self.held()
             if not ids:
                 continue
