@@ -20,9 +20,9 @@ drop. Queue depths (OMS_IN pending, Dramatiq's validate/apply/reply, the unpubli
 outbox, packages in flight) are sampled every second. From the timeline
 (``packageevent``): the time in each stage and between stages. Peak resident memory
 (VmHWM) and CPU time of every process. Floors in the same run, on the same servers after
-the hub stops: a Dramatiq no-op chain of the hub's three hops per package (validate →
-apply → reply) with the same processes × threads, and JetStream ack'd publish + pull
-consume + ack of the same bodies.
+the hub stops: a Dramatiq no-op chain of the hub's hops per package (one: validate's
+delivery applies the package and publishes its answer) with the same processes ×
+threads, and JetStream ack'd publish + pull consume + ack of the same bodies.
 
 ``BENCH_MATRIX`` lists the configurations, ``db:workers:ingest:modes`` (modes ``t``
 throughput, ``l`` latency), default :data:`DEFAULT_MATRIX`; ``BENCH_DBS`` drops
@@ -78,7 +78,10 @@ REPEAT_AFTER_S = DUPLICATE_WINDOW_S + 1.0
 SUSTAINABLE = 0.6  # mode s offers this share of the configuration's measured throughput
 SUSTAINED_S = 60
 STALL_S = 120.0
-HOPS = ("validate", "apply", "reply")
+HOPS = ("validate", "apply", "reply")  # the hub's queues, sampled for their depth
+FLOOR_HOPS = 1
+"""Dramatiq messages the hub spends on a package up to OMSX_APPLY_INLINE_MAX_BYTES (every
+package of the mix): validate's delivery applies it and publishes its answer."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -658,7 +661,7 @@ def _mean(values: list[float]) -> float:
 
 
 def floor_broker() -> None:
-    """``dramatiq bench.load:floor_broker``: a no-op chain of the hub's three hops on
+    """``dramatiq bench.load:floor_broker``: a no-op chain of the hub's hops on
     ``BENCH_FLOOR_REDIS``; the last hop counts itself in ``bench:floor:done``."""
     import dramatiq
     from dramatiq.brokers.redis import RedisBroker
@@ -668,7 +671,7 @@ def floor_broker() -> None:
 
     @dramatiq.actor(queue_name="floor", max_retries=0)
     def hop(n: int) -> None:
-        if n < len(HOPS):
+        if n < FLOOR_HOPS:
             hop.send(n + 1)
         else:
             broker.client.incr("bench:floor:done")
@@ -707,7 +710,7 @@ def dramatiq_floor(hub: Hub, packages: int, threads: int) -> dict[str, float]:
         seconds = time.perf_counter() - started
         client.close()
         return {"seconds": seconds, "per_s": packages / seconds, "send_s": sent_s,
-                "messages_per_s": packages * len(HOPS) / seconds}  # fmt: skip
+                "messages_per_s": packages * FLOOR_HOPS / seconds}  # fmt: skip
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

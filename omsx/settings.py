@@ -100,8 +100,22 @@ class Settings(BaseSettings):
         description="Records applied per transaction (registers, erz, attach …); a batch's "
         "parsed records stay in memory until it commits (~100 KB each for a register)",
     )
+    apply_inline_max_bytes: int = Field(
+        1 * MiB,
+        ge=0,
+        description="Packages up to this size are applied in the delivery that validated "
+        "them (one Dramatiq hop fewer); 0 sends every package through the apply queue",
+    )
+    apply_lease_wait_s: float = Field(
+        1.0,
+        ge=0,
+        description="How long apply waits in its delivery for a scope another package holds",
+    )
     apply_busy_delay_s: float = Field(
-        2.0, ge=0, description="Delay before retrying a package whose scope another one holds"
+        2.0,
+        ge=0,
+        description="Delay before retrying a package whose scope another one still holds "
+        "after the wait",
     )
     apply_lease_stale_s: int = Field(
         3600, ge=60, description="An apply lease older than this is taken over"

@@ -129,6 +129,7 @@ def transition(
     attempt: int = 0,
     duration_ms: int | None = None,
     detail: str = "",
+    release: bool = True,
     **values: object,
 ) -> bool:
     """Move the package to ``target`` if it is in one of ``source``.
@@ -136,9 +137,10 @@ def transition(
     Returns False when the guard is closed (another run moved it first). A move out of
     a stage (to ``checked`` or a final state) also releases the delivery's hold on the
     package (:class:`workers.middleware.CrashGuard`): the stage's work is done, and the
-    next stage, which this delivery may enqueue before it returns, takes the package.
+    next stage, which this delivery may enqueue before it returns, takes the package —
+    unless ``release`` is False: the delivery goes on with the next stage itself.
     """
-    if target in STAGE_DONE:
+    if target in STAGE_DONE and release:
         values = {"attempts": 0, "held_by": None, "beat_at": None, **values}
     stmt = (
         update(Package)

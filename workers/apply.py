@@ -8,13 +8,17 @@ two erz files — never interleave. The applier's stateful-rule lines join the p
 FLK stored, and the final state, the protocol and the forward to the paying СМО
 commit together in the outbox, so each is published exactly once.
 
-A package whose scope is held by another is sent again after a short delay (not a
-retry: waiting for a neighbour is not a failure).
+A package whose scope is held by another waits for it in its delivery, a little
+(``OMSX_APPLY_LEASE_WAIT_S``: the small packages of a scope follow each other in
+milliseconds), and is then sent again after a delay (not a retry: waiting for a
+neighbour is not a failure) rather than hold a worker thread while a large register
+is applied.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -43,6 +47,9 @@ from workers.replies import answer_now
 log = get_logger("workers.apply")
 
 IN_FLIGHT = (State.CHECKED, State.APPLYING)
+FIRST_PAUSE_S = 0.005
+LONGEST_PAUSE_S = 0.05  # another process's release is seen within this
+_released = threading.Condition()  # this process's releases wake its waiters at once
 Applier = Callable[[Package, dict[int, str], Settings], Applied]
 APPLIERS: dict[str, Applier] = {
     "registry": apply_register,
@@ -132,16 +139,9 @@ def apply(package_id: int) -> None:
         return
     scope = lease_scope(package)
     if scope is not None:
-        try:
-            with session_scope() as session:
-                acquire_lease(
-                    session,
-                    scope,
-                    package_id,
-                    stale_after=timedelta(seconds=settings.apply_lease_stale_s),
-                )
-        except Busy as exc:
-            on_busy(package_id, exc, settings)
+        busy = take_scope(scope, package_id, settings)
+        if busy is not None:
+            on_busy(package_id, busy, settings)
             return
     applier = APPLIERS.get(package.kind)
     applied = applier(package, refused, settings) if applier else Applied()
@@ -165,8 +165,35 @@ def apply(package_id: int) -> None:
             queue_forward(session, package, applied.forward)
         if scope is not None:
             release_lease(session, scope, package_id)
+    if scope is not None:
+        with _released:
+            _released.notify_all()
     if concluded:
         answer_now(package_id)
+
+
+def take_scope(scope: str, package_id: int, settings: Settings) -> Busy | None:
+    """Take the scope's lease, waiting up to ``apply_lease_wait_s`` for its holder;
+    the last :class:`Busy` if it is still held then."""
+    deadline = time.monotonic() + settings.apply_lease_wait_s
+    pause = FIRST_PAUSE_S
+    while True:
+        try:
+            with session_scope() as session:
+                acquire_lease(
+                    session,
+                    scope,
+                    package_id,
+                    stale_after=timedelta(seconds=settings.apply_lease_stale_s),
+                )
+        except Busy as exc:
+            if time.monotonic() + pause > deadline:
+                return exc
+            with _released:
+                _released.wait(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_S)
+        else:
+            return None
 
 
 def queue_forward(session: Session, package: Package, forward: Forward) -> bool:

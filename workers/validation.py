@@ -3,7 +3,13 @@ keys and stateless rules (901–905 and the catalogue), streaming from the store
 
 A package whose files are rejected, or whose every record is refused, is concluded
 here with its protocol (RESULT R). Otherwise the FLK outcome (the protocol so far and
-the refused records) is stored and the package moves to ``checked`` for ``apply``.
+the refused records) is stored and the package moves to ``checked`` for ``apply``:
+in this delivery when the package is small (``OMSX_APPLY_INLINE_MAX_BYTES``) — one
+Dramatiq hop and one crash-guard count fewer for most of a region's traffic — else
+through the ``apply`` queue. The delivery keeps its hold on a small package until
+apply concludes it, so a worker that dies in the inline apply is counted towards the
+quarantine as in ``apply``'s own deliveries; the message delivered again finds the
+package checked or applying and goes on with apply.
 Contract failures are outcomes, not exceptions: only transient failures (database,
 blob store) raise and are retried.
 """
@@ -33,6 +39,7 @@ from workers.outcome import conclude, package_base
 from workers.replies import answer_now
 
 IN_FLIGHT = (State.RECEIVED, State.VALIDATING)
+PAST_FLK = (State.CHECKED.value, State.APPLYING.value)
 
 
 def limits(settings: Settings) -> Limits:
@@ -74,12 +81,17 @@ def run_flk(package: Package, settings: Settings) -> FlkResult | Problem:
     )
 
 
+def inline_apply(package: Package, settings: Settings) -> bool:
+    """Whether ``validate`` applies the package itself (see the module docstring)."""
+    return package.size <= settings.apply_inline_max_bytes
+
+
 @pipeline_actor("validate")
 def validate(package_id: int) -> None:
     settings = get_settings()
     attempt = current_attempt()
     with session_scope() as session:
-        if not transition(
+        entered = transition(
             session,
             package_id,
             source=IN_FLIGHT,
@@ -87,9 +99,12 @@ def validate(package_id: int) -> None:
             stage="validate",
             outcome="started",
             attempt=attempt,
-        ):
-            return  # another run concluded it, or it is past this stage
+        )
         package = session.get(Package, package_id)
+    if not entered:  # another run concluded it, or it is past this stage
+        if package is not None and package.state in PAST_FLK and inline_apply(package, settings):
+            apply(package_id)  # this message's inline apply died with its worker
+        return
     assert package is not None
     started = time.perf_counter()
     checked = run_flk(package, settings)  # the delivery beats meanwhile (workers.heartbeat)
@@ -112,15 +127,23 @@ def validate(package_id: int) -> None:
             )
         else:
             assert isinstance(checked, FlkResult)
-            moved = _checked(session, package, checked, attempt=attempt, ms=ms)
-    if moved:
-        if protocol.result == "R":
-            answer_now(package_id)
-        else:
-            apply.send(package_id)
+            inline = inline_apply(package, settings)
+            moved = _checked(session, package, checked, attempt=attempt, ms=ms, hold=inline)
+    if not moved:
+        return
+    if protocol.result == "R":
+        answer_now(package_id)
+    elif inline:
+        apply(package_id)  # the actor's function, run in this delivery
+    else:
+        apply.send(package_id)
 
 
-def _checked(session: Session, package: Package, flk: FlkResult, *, attempt: int, ms: int) -> bool:
+def _checked(
+    session: Session, package: Package, flk: FlkResult, *, attempt: int, ms: int, hold: bool
+) -> bool:
+    """Store the FLK outcome and move the package to ``checked``; ``hold``: this delivery
+    applies it too, and keeps its crash-guard hold on it."""
     assert package.id is not None
     name = flk.package.name
     moved = transition(
@@ -136,6 +159,7 @@ def _checked(session: Session, package: Package, flk: FlkResult, *, attempt: int
         records=flk.main.records if flk.main else 0,
         file_type=name.type if name else None,
         period=f"{name.year:02d}{name.month:02d}" if name else None,
+        release=not hold,
     )
     if moved:
         existing = session.get(FlkOutcome, package.id)

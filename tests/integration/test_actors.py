@@ -56,6 +56,16 @@ def _snapshot(url: str, package_id: int) -> tuple:
         return pkg.state, pkg.result, pkg.n_acc, events, sorted(outbox)
 
 
+def _timeline(url: str, package_id: int) -> list[tuple[str, str, int]]:
+    with Session(get_engine(url)) as s:
+        rows = s.exec(
+            select(PackageEvent.stage, PackageEvent.outcome, PackageEvent.attempt)
+            .where(PackageEvent.package_id == package_id)
+            .order_by(PackageEvent.id)
+        ).all()
+        return [(stage, outcome, attempt) for stage, outcome, attempt in rows]
+
+
 def test_each_actor_run_twice_changes_nothing_the_second_time(pipeline_env: Settings) -> None:
     env = pipeline_env
     from workers.apply import apply
@@ -106,11 +116,10 @@ def test_a_package_failing_the_package_checks_is_concluded_once_with_its_code(
     assert b"<OSHIB>801</OSHIB>" in body
 
 
-def test_apply_answers_in_its_own_delivery_and_hands_the_answer_to_the_queue_when_nats_fails(
+def test_a_small_package_is_applied_and_answered_in_validates_delivery(
     pipeline_env: Settings, fresh_nats: EmbeddedServer
 ) -> None:
     env = pipeline_env
-    from workers.apply import apply
     from workers.broker import broker
     from workers.replies import publish_protocols
     from workers.validation import validate
@@ -118,16 +127,18 @@ def test_apply_answers_in_its_own_delivery_and_hands_the_answer_to_the_queue_whe
     name, data = register("HM640001S64004_25111", n=3)
     erz_name, erz_data = erz_for((name, data))
     erz = store(env, erz_name, erz_data, seq=1)
-    validate(erz)
-    apply(erz)  # no reply stage: the protocol is on OMS_OUT already
+    validate(erz)  # no apply stage, no reply stage: the protocol is on OMS_OUT already
     sha = hashlib.sha256(erz_data).hexdigest()
     assert asyncio.run(_out_messages(env, f"protocol-{sha}")) == 1
-    assert broker.queues["reply"].qsize() == 0  # type: ignore[attr-defined] (a StubBroker)
+    assert broker.queues["apply"].qsize() == 0  # type: ignore[attr-defined] (a StubBroker)
+    assert broker.queues["reply"].qsize() == 0  # type: ignore[attr-defined]
+    stages = [f"{stage}:{outcome}" for stage, outcome, _ in _timeline(env.database_url, erz)]
+    assert stages == ["ingest:received", "validate:started", "validate:checked",
+                      "apply:started", "apply:applied:A", "reply:published"]  # fmt: skip
 
     pid = store(env, name, data, seq=2)
-    validate(pid)
     fresh_nats.stop()
-    apply(pid)  # concluded; the publish fails, and the reply queue takes it
+    validate(pid)  # concluded; the publish fails, and the reply queue takes it
     state, result, _, _, outbox = _snapshot(env.database_url, pid)
     assert (state, result) == ("applied", "A")
     assert all(not published for _, published in outbox)
@@ -138,3 +149,50 @@ def test_apply_answers_in_its_own_delivery_and_hands_the_answer_to_the_queue_whe
     publish_protocols(pid)
     assert all(published for _, published in _snapshot(env.database_url, pid)[4])
     assert asyncio.run(_out_messages(env, f"protocol-{hashlib.sha256(data).hexdigest()}")) == 1
+
+
+def test_a_package_above_the_inline_size_goes_through_the_apply_queue(
+    pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = pipeline_env
+    from omsx.settings import get_settings
+    from workers.apply import apply
+    from workers.broker import broker
+    from workers.validation import validate
+
+    monkeypatch.setenv("OMSX_APPLY_INLINE_MAX_BYTES", "0")
+    get_settings.cache_clear()
+    name, data = register("HM640001S64004_25111", n=3)
+    erz_name, erz_data = erz_for((name, data))
+    erz = store(env, erz_name, erz_data, seq=1)
+    validate(erz)
+    assert _snapshot(env.database_url, erz)[0] == "checked"
+    assert broker.queues["apply"].qsize() == 1  # type: ignore[attr-defined]
+    broker.flush("apply")  # type: ignore[attr-defined]
+    apply(erz)
+    assert _snapshot(env.database_url, erz)[:2] == ("applied", "A")
+
+
+def test_validate_delivered_again_goes_on_with_the_inline_apply(
+    pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker died after FLK, in the inline apply: the same validate message,
+    delivered again, finds the package checked and applies it."""
+    env = pipeline_env
+    from omsx.settings import get_settings
+    from workers.broker import broker
+    from workers.validation import validate
+
+    name, data = register("HM640001S64004_25111", n=3)
+    erz_name, erz_data = erz_for((name, data))
+    erz = store(env, erz_name, erz_data, seq=1)
+    monkeypatch.setenv("OMSX_APPLY_INLINE_MAX_BYTES", "0")
+    get_settings.cache_clear()
+    validate(erz)  # stands for a delivery that stopped at checked
+    broker.flush("apply")  # type: ignore[attr-defined]
+    monkeypatch.delenv("OMSX_APPLY_INLINE_MAX_BYTES")
+    get_settings.cache_clear()
+    validate(erz)
+    assert _snapshot(env.database_url, erz)[:2] == ("applied", "A")
+    assert [e[:2] for e in _timeline(env.database_url, erz)].count(("apply", "applied:A")) == 1
+    assert broker.queues["apply"].qsize() == 0  # type: ignore[attr-defined]
