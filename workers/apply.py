@@ -109,7 +109,6 @@ def apply(package_id: int) -> None:
             attempt=attempt,
         ):
             return
-    with session_scope() as session:
         package = session.get(Package, package_id)
         assert package is not None
         base = package_base(package)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from nats.js.api import PubAck
+
 from contracts.filenames import Party
 from messages import headers as H
 from messages.bridge import NatsBridge, get_bridge
@@ -22,6 +24,7 @@ from omsx.logs import get_logger
 from omsx.settings import get_settings
 from storage.blobs import BlobStore
 from storage.db import session_scope
+from storage.models import Outbox
 from storage.packages import add_event, mark_published, pending_outbox
 from workers.broker import pipeline_actor
 
@@ -71,13 +74,23 @@ def publish_pending(package_id: int | None) -> None:
     with session_scope() as session:
         rows = pending_outbox(session, package_id)
     bridge = get_bridge()
-    for row in rows:
-        headers = {H.MSG_ID: row.msg_id, H.FILE_NAME: row.file_name, **json.loads(row.headers)}
-        body = row.body
-        if row.blob_sha:
-            body = _blob_body(bridge, row.blob_sha, headers, row.subject)
-        ack = bridge.publish(row.subject, body, headers)
-        with session_scope() as session:
+    published: list[tuple[Outbox, PubAck]] = []
+    try:
+        for row in rows:
+            headers = {H.MSG_ID: row.msg_id, H.FILE_NAME: row.file_name, **json.loads(row.headers)}
+            body = row.body
+            if row.blob_sha:
+                body = _blob_body(bridge, row.blob_sha, headers, row.subject)
+            published.append((row, bridge.publish(row.subject, body, headers)))
+    finally:  # what NATS took is marked even when a later row fails
+        if published:
+            _mark(published)
+
+
+def _mark(published: list[tuple[Outbox, PubAck]]) -> None:
+    """Mark the published rows, in one transaction, with a timeline line each."""
+    with session_scope() as session:
+        for row, ack in published:
             assert row.id is not None
             mark_published(session, row.id)
             if row.package_id is not None:
@@ -88,6 +101,7 @@ def publish_pending(package_id: int | None) -> None:
                     "duplicate-dropped" if ack.duplicate else "published",
                     detail=f"{row.kind} seq={ack.seq}",
                 )
+    for row, ack in published:
         log.info(
             "outbox.published",
             outbox_id=row.id,
