@@ -71,8 +71,8 @@ DEFAULT_MATRIX = (
 )
 """The embedded default (SQLite, 2 worker processes, 1 ingest) in every mode with all the
 packages, and with the small packages alone; PostgreSQL and the scaling runs (1 vs 2
-workers, 1 vs 2 ingests) shorter, so the whole default stays near 20 minutes on 2 idle
-cores (the hub answers ~7 packages/s of this mix there)."""
+workers, 1 vs 2 ingests) shorter, so the whole default takes 10–13 minutes on 2 idle
+cores (the hub answers 17–23 packages/s of this mix there)."""
 DUPLICATE_WINDOW_S = 2
 REPEAT_AFTER_S = DUPLICATE_WINDOW_S + 1.0
 SUSTAINABLE = 0.6  # mode s offers this share of the configuration's measured throughput
