@@ -33,13 +33,13 @@ from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
 from storage.packages import transition
 from storage.refs import directories, participants
+from workers.apply import IN_FLIGHT as APPLYING
 from workers.apply import apply
 from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, package_base
 from workers.replies import answer_now
 
 IN_FLIGHT = (State.RECEIVED, State.VALIDATING)
-PAST_FLK = (State.CHECKED.value, State.APPLYING.value)
 
 
 def limits(settings: Settings) -> Limits:
@@ -102,10 +102,11 @@ def validate(package_id: int) -> None:
         )
         package = session.get(Package, package_id)
     if not entered:  # another run concluded it, or it is past this stage
-        if package is not None and package.state in PAST_FLK and inline_apply(package, settings):
+        if package is not None and package.state in APPLYING and inline_apply(package, settings):
             apply(package_id)  # this message's inline apply died with its worker
         return
     assert package is not None
+    inline = inline_apply(package, settings)
     started = time.perf_counter()
     checked = run_flk(package, settings)  # the delivery beats meanwhile (workers.heartbeat)
     ms = int((time.perf_counter() - started) * 1000)
@@ -127,7 +128,6 @@ def validate(package_id: int) -> None:
             )
         else:
             assert isinstance(checked, FlkResult)
-            inline = inline_apply(package, settings)
             moved = _checked(session, package, checked, attempt=attempt, ms=ms, hold=inline)
     if not moved:
         return
