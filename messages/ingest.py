@@ -102,11 +102,24 @@ class Ingest:
                     msgs = await sub.fetch(self.settings.ingest_batch, timeout=1)
                 except (NatsTimeout, TimeoutError):
                     continue
-                for msg in msgs:
-                    await self.handle(msg)
+                await self.handle_all(msgs)
         finally:
             await sub.unsubscribe()
         log.info("ingest.stopped")
+
+    async def handle_all(self, msgs: list[Msg]) -> None:
+        """Store a pull's messages, ``ingest_concurrency`` at a time: one waits for the
+        disk or the database while another is hashed. Each is acked alone when stored
+        (the order of acks does not matter: every message is acked explicitly)."""
+        slots = asyncio.Semaphore(self.settings.ingest_concurrency)
+
+        async def one(msg: Msg) -> None:
+            async with slots:
+                await self.handle(msg)
+
+        async with asyncio.TaskGroup() as group:
+            for msg in msgs:
+                group.create_task(one(msg))
 
     async def handle(self, msg: Msg) -> None:
         loop = asyncio.get_running_loop()

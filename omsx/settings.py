@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         "(docs/deploy.md); 1 on a single server",
     )
     ingest_batch: int = Field(64, ge=1, description="Messages fetched per ingest pull")
+    ingest_concurrency: int = Field(
+        8, ge=1, description="Messages of a pull an ingest process stores at once"
+    )
     ingest_durable: str = Field("omsx-ingest", description="Durable name of the ingest consumer")
     ingest_ack_wait_s: int = Field(60, ge=5, description="Redelivery after this long without ack")
 

@@ -48,6 +48,15 @@ def insert_rows(
         connection.exec_driver_sql(plan.sql, params)
 
 
+def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) -> bool:
+    """Insert one row unless its unique key is there already; True when it was inserted.
+
+    The statement :func:`insert_rows` uses, run once: no ORM object, no savepoint."""
+    connection = session.connection()
+    plan = _plan(table_of(model), connection.dialect, tuple(row))
+    return bool(connection.exec_driver_sql(plan.sql, plan.values(row)).rowcount == 1)
+
+
 class _InsertPlan:
     """``INSERT … ON CONFLICT DO NOTHING`` for one table and column set, with how each
     row becomes the driver's positional parameters (defaults and type processing)."""

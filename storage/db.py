@@ -1,5 +1,8 @@
 """The engine and sessions; SQLite in WAL mode by default, PostgreSQL by URL.
 
+:func:`one_transaction` makes every :func:`session_scope` opened inside it (in the same
+thread) join one transaction: a small package is applied in one commit instead of a dozen.
+
 Database errors that mean "the server is not there" are translated at this edge into
 :class:`omsx.errors.StorageUnavailable`, which the workers retry with backoff.
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +25,18 @@ from sqlmodel import Session
 from omsx.errors import StorageUnavailable
 from omsx.settings import get_settings
 
+
+@dataclass
+class _Ambient:
+    """The transaction of :func:`one_transaction`, and whether a step in it failed."""
+
+    session: Session
+    failed: bool = False
+
+
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+_ambient: ContextVar[_Ambient | None] = ContextVar("omsx_ambient_session", default=None)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -33,6 +48,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_savepoint(connection: Any, _name: str) -> None:
+    """pysqlite begins a transaction only before a write, so a SAVEPOINT ahead of any
+    write would begin one of its own, and its RELEASE would commit everything before it
+    (an ``IntegrityError`` guard in :func:`storage.packages.record_receipt`, a step in
+    :func:`one_transaction`). The savepoint precedes a write: open the transaction with
+    its write lock first."""
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     """A new engine for ``url``; SQLite gets WAL, NORMAL sync, FKs and a busy timeout."""
     parsed = make_url(url)
@@ -41,6 +66,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     # a PostgreSQL that does not answer must fail a connection in seconds, not hang it
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
@@ -74,7 +100,19 @@ def is_unavailable(exc: BaseException) -> bool:
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success, rolls back on error, and translates outages."""
+    """A session that commits on success, rolls back on error, and translates outages.
+
+    Inside :func:`one_transaction` (and without ``url``) it is that transaction's
+    session instead, and commits nothing itself; an exception out of it fails the
+    whole block, even if the caller catches it."""
+    ambient = _ambient.get()
+    if ambient is not None and url is None:
+        try:
+            yield ambient.session
+        except BaseException:
+            ambient.failed = True
+            raise
+        return
     session = Session(get_engine(url), expire_on_commit=False)
     try:
         yield session
@@ -89,3 +127,25 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def one_transaction() -> Iterator[Session]:
+    """One transaction for everything in the block: each :func:`session_scope` opened
+    inside (in this thread) joins it. It commits when the block ends, and rolls back
+    when the block raises or any step inside it raised.
+
+    On SQLite the transaction, and with it the database's write lock, begins at the
+    block's first write (the driver's own BEGIN): its reads before that hold nothing.
+    """
+    if _ambient.get() is not None:
+        raise RuntimeError("one_transaction() does not nest")
+    with session_scope() as session:
+        ambient = _Ambient(session)
+        token = _ambient.set(ambient)
+        try:
+            yield session
+        finally:
+            _ambient.reset(token)
+        if ambient.failed:
+            raise RuntimeError("a step inside one_transaction() failed; nothing was committed")

@@ -67,7 +67,9 @@ class Participant(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=8)
     name: str = Field(default="", max_length=500)
     active: bool = True
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class Package(SQLModel, table=True):
@@ -101,8 +103,12 @@ class Package(SQLModel, table=True):
     held_by: str | None = Field(default=None, max_length=40)
     beat_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     error_class: str | None = Field(default=None, max_length=32)
-    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class Receipt(SQLModel, table=True):
@@ -112,7 +118,9 @@ class Receipt(SQLModel, table=True):
     stream_seq: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
     package_id: int = Field(foreign_key="package.id", index=True)
     duplicate: bool = False
-    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class PackageEvent(SQLModel, table=True):
@@ -120,7 +128,7 @@ class PackageEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     package_id: int = Field(foreign_key="package.id", index=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow))
     stage: str = Field(max_length=32)
     outcome: str = Field(max_length=32)
     worker: str = Field(default="", max_length=64)
@@ -158,7 +166,9 @@ class Outbox(SQLModel, table=True):
     headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     blob_sha: str | None = Field(default=None, max_length=64)  # body kept in the blob store
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
     published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
@@ -170,7 +180,9 @@ class FlkOutcome(SQLModel, table=True):
     protocol: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     refused: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list
     format_version: str = Field(default="", max_length=16)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )
 
 
 class RefEntry(SQLModel, table=True):
@@ -184,4 +196,6 @@ class RefEntry(SQLModel, table=True):
     name: str = Field(default="", max_length=1000)
     begin: date | None = None
     end: date | None = None
-    loaded_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    loaded_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False, default=utcnow)
+    )

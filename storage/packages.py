@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.bulk import insert_row
 from storage.models import (
     STAGE_DONE,
     NameClaim,
@@ -29,6 +30,24 @@ from storage.models import (
 )
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+# The hot path's statements, built once and on the tables (not the ORM classes): no
+# per-call construction, no ORM bulk-update bookkeeping. The caller's session still
+# flushes its pending objects first, so the order of writes is kept.
+_PACKAGE = Package.__table__  # type: ignore[attr-defined]
+_ADD_EVENT = insert(PackageEvent.__table__)  # type: ignore[attr-defined]
+_TRANSITION = (
+    update(_PACKAGE)
+    .where(_PACKAGE.c.id == bindparam("guard_id"))
+    .where(_PACKAGE.c.state.in_(bindparam("guard_states", expanding=True)))
+)
+_RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
+_FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
+    _RECEIPT.c.package_id == bindparam("receipt_package_id")
+)
+_MARK_PUBLISHED = update(Outbox.__table__).where(  # type: ignore[attr-defined]
+    Outbox.__table__.c.id == bindparam("outbox_id")  # type: ignore[attr-defined]
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,14 @@ def _package_by_sha(session: Session, sha256: str) -> Package | None:
     return session.exec(select(Package).where(Package.sha256 == sha256)).first()
 
 
+def first_receipt_seq(session: Session, package_id: int) -> int | None:
+    """The stream sequence of the package's first receipt (what its protocol names)."""
+    seq = session.execute(
+        _FIRST_RECEIPT_SEQ, {"receipt_package_id": package_id}
+    ).scalar_one_or_none()
+    return int(seq) if seq is not None else None
+
+
 def first_receipt(session: Session, package_id: int) -> Receipt | None:
     return session.exec(
         select(Receipt).where(Receipt.package_id == package_id).order_by(col(Receipt.stream_seq))
@@ -105,16 +132,18 @@ def add_event(
     detail: str = "",
 ) -> None:
     assert package_id is not None
-    session.add(
-        PackageEvent(
-            package_id=package_id,
-            stage=stage,
-            outcome=outcome,
-            worker=WORKER_ID,
-            attempt=attempt,
-            duration_ms=duration_ms,
-            detail=detail[:500],
-        )
+    session.execute(
+        _ADD_EVENT,
+        {
+            "package_id": package_id,
+            "at": utcnow(),
+            "stage": stage,
+            "outcome": outcome,
+            "worker": WORKER_ID,
+            "attempt": attempt,
+            "duration_ms": duration_ms,
+            "detail": detail[:500],
+        },
     )
 
 
@@ -142,13 +171,10 @@ def transition(
     """
     if target in STAGE_DONE and release:
         values = {"attempts": 0, "held_by": None, "beat_at": None, **values}
-    stmt = (
-        update(Package)
-        .where(col(Package.id) == package_id)
-        .where(col(Package.state).in_([s.value for s in source]))
-        .values(state=target.value, updated_at=utcnow(), **values)
-    )
-    moved = session.exec(stmt).rowcount == 1
+    guard = {"guard_id": package_id, "guard_states": [s.value for s in source]}
+    changes = {"state": target.value, "updated_at": utcnow(), **values}
+    result = session.execute(_TRANSITION, {**guard, **changes})
+    moved: bool = result.rowcount == 1  # type: ignore[attr-defined]
     if moved:
         add_event(
             session,
@@ -166,19 +192,14 @@ def claim_name(session: Session, package: Package, base_name: str) -> int | None
     """Claim an accepted file name; returns the id of the earlier package holding it, if any."""
     key = base_name.upper()
     assert package.id is not None
-    try:
-        with session.begin_nested():
-            session.add(
-                NameClaim(sender_code=package.sender_code, base_name=key, package_id=package.id)
-            )
-            session.flush()
-    except IntegrityError:
-        return session.exec(
-            select(NameClaim.package_id).where(
-                NameClaim.sender_code == package.sender_code, NameClaim.base_name == key
-            )
-        ).first()
-    return None
+    claim = {"sender_code": package.sender_code, "base_name": key, "package_id": package.id}
+    if insert_row(session, NameClaim, claim):
+        return None
+    return session.exec(
+        select(NameClaim.package_id).where(
+            NameClaim.sender_code == package.sender_code, NameClaim.base_name == key
+        )
+    ).first()
 
 
 def add_outbox(
@@ -197,28 +218,18 @@ def add_outbox(
     """Queue a message for publishing; False when ``msg_id`` is already queued (idempotent).
 
     A large body stays in the blob store (``blob_sha``) and ``body`` is empty."""
-    exists = session.exec(select(Outbox.id).where(Outbox.msg_id == msg_id)).first()
-    if exists:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                Outbox(
-                    package_id=package_id,
-                    subject=subject,
-                    msg_id=msg_id,
-                    file_name=file_name,
-                    body=body,
-                    kind=kind,
-                    receipt_seq=receipt_seq,
-                    headers=headers,
-                    blob_sha=blob_sha,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    row = {
+        "package_id": package_id,
+        "subject": subject,
+        "msg_id": msg_id,
+        "file_name": file_name,
+        "body": body,
+        "kind": kind,
+        "receipt_seq": receipt_seq,
+        "headers": headers,
+        "blob_sha": blob_sha,
+    }
+    return insert_row(session, Outbox, row)
 
 
 def pending_outbox(
@@ -231,9 +242,7 @@ def pending_outbox(
 
 
 def mark_published(session: Session, outbox_id: int, at: datetime | None = None) -> None:
-    session.exec(
-        update(Outbox).where(col(Outbox.id) == outbox_id).values(published_at=at or utcnow())
-    )
+    session.execute(_MARK_PUBLISHED, {"outbox_id": outbox_id, "published_at": at or utcnow()})
 
 
 def count_by_state(session: Session) -> dict[str, int]:

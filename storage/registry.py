@@ -8,14 +8,14 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from contracts.mek import AcceptedCase, Earlier, EarlierCase, Period, PeriodBook
 from contracts.protocol import Problem
 from omsx.errors import Busy
+from storage.bulk import insert_row
 from storage.care import (
     ApplyLease,
     ApplyProgress,
@@ -41,61 +41,88 @@ def acquire_lease(session: Session, scope: str, package_id: int, *, stale_after:
     A lease held by a package that is no longer applying, or older than
     ``stale_after``, is taken over: its holder crashed or was quarantined.
     """
-    lease = session.get(ApplyLease, scope)
     now = utcnow()
-    if lease is None:
-        try:
-            with session.begin_nested():
-                session.add(ApplyLease(scope=scope, package_id=package_id, acquired_at=now))
-                session.flush()
-            return
-        except IntegrityError:
-            lease = session.get(ApplyLease, scope)
-            assert lease is not None
-    if lease.package_id == package_id:
+    if insert_row(
+        session, ApplyLease, {"scope": scope, "package_id": package_id, "acquired_at": now}
+    ):
         return
-    holder = session.get(Package, lease.package_id)
-    acquired = lease.acquired_at
+    held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
+    if held is None:  # released between the two statements: try again later
+        raise Busy(f"scope {scope} changed hands")
+    holder_id, acquired, holder_state = held
+    if holder_id == package_id:
+        return
     if acquired.tzinfo is None:  # SQLite hands back naive datetimes
         acquired = acquired.replace(tzinfo=now.tzinfo)
-    if holder is None or holder.state != State.APPLYING or now - acquired > stale_after:
+    if holder_state != State.APPLYING.value or now - acquired > stale_after:
         taken = session.execute(
             update(ApplyLease)
             .where(
                 col(ApplyLease.scope) == scope,
-                col(ApplyLease.package_id) == lease.package_id,
+                col(ApplyLease.package_id) == holder_id,
             )
             .values(package_id=package_id, acquired_at=now)
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             return
-    raise Busy(f"scope {scope} is being applied by package {lease.package_id}")
+    raise Busy(f"scope {scope} is being applied by package {holder_id}")
 
 
 def release_lease(session: Session, scope: str, package_id: int) -> None:
-    lease = session.get(ApplyLease, scope)
-    if lease is not None and lease.package_id == package_id:
-        session.delete(lease)
+    session.execute(_RELEASE_LEASE, {"lease_scope": scope, "holder": package_id})
+
+
+_PROGRESS = ApplyProgress.__table__  # type: ignore[attr-defined]
+_PACKAGE = Package.__table__  # type: ignore[attr-defined]
+_BATCHES_DONE = select(_PROGRESS.c.batches).where(
+    _PROGRESS.c.package_id == bindparam("progress_of")
+)
+_ADVANCE = (
+    update(_PROGRESS)
+    .where(_PROGRESS.c.package_id == bindparam("progress_of"))
+    .values(
+        batches=case(
+            (_PROGRESS.c.batches < bindparam("done"), bindparam("done")),
+            else_=_PROGRESS.c.batches,
+        ),
+        updated_at=bindparam("now"),
+    )
+)
+_BEAT = (
+    update(_PACKAGE)
+    .where(_PACKAGE.c.id == bindparam("beat_of"))
+    .values(updated_at=bindparam("now"))
+)
+
+
+_LEASE = ApplyLease.__table__  # type: ignore[attr-defined]
+_LEASE_HOLDER = (
+    select(_LEASE.c.package_id, _LEASE.c.acquired_at, _PACKAGE.c.state)
+    .select_from(_LEASE.outerjoin(_PACKAGE, _PACKAGE.c.id == _LEASE.c.package_id))
+    .where(_LEASE.c.scope == bindparam("lease_scope"))
+)
+_RELEASE_LEASE = delete(_LEASE).where(
+    _LEASE.c.scope == bindparam("lease_scope"), _LEASE.c.package_id == bindparam("holder")
+)
 
 
 def batches_done(session: Session, package_id: int) -> int:
-    progress = session.get(ApplyProgress, package_id)
-    return progress.batches if progress is not None else 0
+    done = session.execute(_BATCHES_DONE, {"progress_of": package_id}).scalar_one_or_none()
+    return int(done) if done is not None else 0
 
 
 def advance(session: Session, package_id: int, batches: int) -> None:
     """Record that ``batches`` batches are committed (in the batch's own transaction)."""
-    progress = session.get(ApplyProgress, package_id)
-    if progress is None:
-        session.add(ApplyProgress(package_id=package_id, batches=batches))
-    else:
-        progress.batches = max(progress.batches, batches)
-        progress.updated_at = utcnow()
-        session.add(progress)
+    now = utcnow()
+    moved = session.execute(_ADVANCE, {"progress_of": package_id, "done": batches, "now": now})
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
+        insert_row(
+            session,
+            ApplyProgress,
+            {"package_id": package_id, "batches": batches, "updated_at": now},
+        )
     # a heartbeat: the sweeper leaves a package alone while its batches keep coming
-    session.execute(
-        update(Package).where(col(Package.id) == package_id).values(updated_at=utcnow())
-    )
+    session.execute(_BEAT, {"beat_of": package_id, "now": now})
 
 
 # ------------------------------------------------------------------ the registry

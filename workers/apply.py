@@ -6,7 +6,10 @@ and nothing of it is applied (exchange.md §5). Otherwise the kind's applier run
 information resource), holding the lease of its scope so two packages of one МО — or
 two erz files — never interleave. The applier's stateful-rule lines join the protocol
 FLK stored, and the final state, the protocol and the forward to the paying СМО
-commit together in the outbox, so each is published exactly once.
+commit together in the outbox, so each is published exactly once. A package of one
+batch (most of a region's traffic) is applied in one transaction, from the applier's
+first read to that conclusion; a larger one commits batch by batch and a run after a
+crash resumes at the first batch not committed.
 
 A package whose scope is held by another waits for it in its delivery, a little
 (``OMSX_APPLY_LEASE_WAIT_S``: the small packages of a scope follow each other in
@@ -21,6 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -31,9 +35,9 @@ from messages.subjects import outbound
 from omsx.errors import Busy
 from omsx.logs import get_logger
 from omsx.settings import Settings, get_settings
-from storage.db import session_scope
+from storage.db import one_transaction, session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import add_outbox, claim_name, first_receipt, transition
+from storage.packages import add_outbox, claim_name, first_receipt, pending_outbox, transition
 from storage.registry import acquire_lease, refused_records, release_lease
 from workers.batches import Applied, Forward
 from workers.broker import current_attempt, pipeline_actor
@@ -143,32 +147,39 @@ def apply(package_id: int) -> None:
             on_busy(package_id, busy, settings)
             return
     applier = APPLIERS.get(package.kind)
-    applied = applier(package, refused, settings) if applier else Applied()
-    if applier is not None:
+    with one_transaction() if one_batch(package, settings) else nullcontext():
+        applied = applier(package, refused, settings) if applier else Applied()
         with session_scope() as session:
-            # counted from the rows: a run resumed after a crash skips committed batches
-            applied.refused = refused_records(session, package_id)
-    protocol = merged_protocol(flk, applied)
-    with session_scope() as session:
-        concluded = conclude(
-            session,
-            package,
-            protocol,
-            source=(State.APPLYING,),
-            target=State.APPLIED,
-            stage="apply",
-            attempt=attempt,
-            duration_ms=int((time.perf_counter() - started) * 1000),
-        )
-        if concluded and applied.forward is not None:
-            queue_forward(session, package, applied.forward)
-        if scope is not None:
-            release_lease(session, scope, package_id)
+            if applier is not None:
+                # counted from the rows: a run resumed after a crash skips committed batches
+                applied.refused = refused_records(session, package_id)
+            concluded = conclude(
+                session,
+                package,
+                merged_protocol(flk, applied),
+                source=(State.APPLYING,),
+                target=State.APPLIED,
+                stage="apply",
+                attempt=attempt,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+            )
+            if concluded and applied.forward is not None:
+                queue_forward(session, package, applied.forward)
+            if scope is not None:
+                release_lease(session, scope, package_id)
+            owed = pending_outbox(session, package_id) if concluded else []
     if scope is not None:
         with _released:
             _released.notify_all()
     if concluded:
-        answer_now(package_id)
+        answer_now(package_id, owed)
+
+
+def one_batch(package: Package, settings: Settings) -> bool:
+    """Whether the package is applied in one transaction: it is one batch anyway
+    (``OMSX_APPLY_BATCH`` records), so a crash has no committed batches to resume from,
+    and one commit replaces the dozen of the applier's steps."""
+    return (package.records or 0) <= settings.apply_batch
 
 
 def take_scope(scope: str, package_id: int, settings: Settings) -> Busy | None:

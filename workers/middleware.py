@@ -13,9 +13,9 @@ from typing import Any
 import structlog
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from omsx.errors import OmsxError, TransientError
 from omsx.logs import get_logger
@@ -25,6 +25,7 @@ from storage.models import Package, utcnow
 from workers.heartbeat import Beater, alive_window
 
 log = get_logger("workers")
+_PACKAGE = Package.__table__  # type: ignore[attr-defined]  # Core: no ORM bulk-update work
 
 
 class StageLog(Middleware):
@@ -179,16 +180,16 @@ class CrashGuard(Middleware):
             # another message's delivery; this message's own hold is a retry's (its
             # release was deferred) or a dead worker's (its beat stopped 60 s ago)
             alive = (
-                col(Package.held_by).isnot(None)
-                & (col(Package.held_by) != message.message_id)
-                & col(Package.beat_at).isnot(None)
-                & (col(Package.beat_at) >= now - alive_window(settings.stage_deadline_s))
+                _PACKAGE.c.held_by.isnot(None)
+                & (_PACKAGE.c.held_by != message.message_id)
+                & _PACKAGE.c.beat_at.isnot(None)
+                & (_PACKAGE.c.beat_at >= now - alive_window(settings.stage_deadline_s))
             )
             counted = session.execute(
-                update(Package).where(col(Package.id) == package_id, ~alive)
-                .values(attempts=col(Package.attempts) + 1, held_by=message.message_id,
+                update(_PACKAGE).where(_PACKAGE.c.id == package_id, ~alive)
+                .values(attempts=_PACKAGE.c.attempts + 1, held_by=message.message_id,
                         beat_at=now)
-                .returning(col(Package.attempts))
+                .returning(_PACKAGE.c.attempts)
             ).scalar_one_or_none()  # fmt: skip
             if counted is None and session.get(Package, package_id) is None:
                 return 0, 0
@@ -226,8 +227,15 @@ class CrashGuard(Middleware):
 
     @staticmethod
     def _release(session: Session, package_id: int, held_by: str) -> None:
-        session.execute(update(Package).where(col(Package.id) == package_id,
-                                              col(Package.held_by) == held_by)
+        # mostly the stage's last transition released it already: a read, not a write
+        # (on SQLite even an UPDATE that matches nothing waits for the write lock)
+        holder = session.execute(
+            select(_PACKAGE.c.held_by).where(_PACKAGE.c.id == package_id)
+        ).scalar_one_or_none()
+        if holder != held_by:
+            return
+        session.execute(update(_PACKAGE).where(_PACKAGE.c.id == package_id,
+                                               _PACKAGE.c.held_by == held_by)
                         .values(attempts=0, held_by=None, beat_at=None))  # fmt: skip
 
     def _finished(self, message: MessageProxy) -> None:

@@ -17,7 +17,7 @@ from messages.subjects import protocol_msg_id
 from omsx.errors import FileNameError
 from omsx.settings import get_settings
 from storage.models import Package, Receipt, State
-from storage.packages import add_outbox, first_receipt, transition
+from storage.packages import add_outbox, first_receipt_seq, transition
 
 
 def package_base(package: Package) -> str:
@@ -92,9 +92,8 @@ def conclude(
         n_rej=protocol.n_rej,
     )
     if moved:
-        receipt = first_receipt(session, package.id)
         queue_protocol(
-            session, package, protocol, receipt_seq=receipt.stream_seq if receipt else None
+            session, package, protocol, receipt_seq=first_receipt_seq(session, package.id)
         )
     return moved
 

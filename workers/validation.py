@@ -21,7 +21,8 @@ import os
 import time
 from datetime import date
 
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
 from contracts.flk import Environment, FlkResult, check_flk
 from contracts.package import Limits, Subject
@@ -29,6 +30,7 @@ from contracts.protocol import Code, Problem, Protocol, render_protocol
 from omsx.errors import ContractError
 from omsx.settings import Settings, get_settings
 from storage.blobs import BlobStore
+from storage.bulk import insert_row
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
 from storage.packages import transition
@@ -162,16 +164,13 @@ def _checked(
         release=not hold,
     )
     if moved:
-        existing = session.get(FlkOutcome, package.id)
-        if existing is not None:  # a re-driven run: the newer outcome wins
-            session.delete(existing)
-            session.flush()
-        session.add(
-            FlkOutcome(
-                package_id=package.id,
-                protocol=render_protocol(flk.protocol),
-                refused=json.dumps({str(k): v for k, v in sorted(flk.refused.items())}),
-                format_version=flk.main.fmt.version if flk.main and flk.main.fmt else "",
-            )
-        )
+        # a re-driven run's newer outcome replaces the stored one
+        session.execute(delete(FlkOutcome).where(col(FlkOutcome.package_id) == package.id))
+        outcome = {
+            "package_id": package.id,
+            "protocol": render_protocol(flk.protocol),
+            "refused": json.dumps({str(k): v for k, v in sorted(flk.refused.items())}),
+            "format_version": flk.main.fmt.version if flk.main and flk.main.fmt else "",
+        }
+        insert_row(session, FlkOutcome, outcome)
     return moved

@@ -276,6 +276,39 @@ def test_a_worker_dying_mid_register_finishes_it_exactly_once(
     get_settings.cache_clear()
 
 
+def test_a_one_batch_register_failing_mid_apply_leaves_nothing_and_lands_once_later(
+    pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omsx.settings import get_settings
+    from workers.validation import validate
+
+    env = pipeline_env
+    name, data = insured_register(env, n=12)
+    monkeypatch.setenv("OMSX_FAULT_FAIL_AFTER_BATCHES", "1")  # dies after its only batch
+    get_settings.cache_clear()
+    pid = store(env, name, data, seq=2)
+    with pytest.raises(RuntimeError, match="fault injected"):
+        validate(pid)
+    # one transaction from the applier's first write to the conclusion: none of it stayed
+    for table in ("carecase", "caresl", "invoice", "applyprogress", "recordproblem"):
+        assert sql(env, f"SELECT count(*) FROM {table} WHERE package_id = :p", p=pid) == [(0,)]
+    assert sql(env, "SELECT count(*) FROM outbox WHERE package_id = :p", p=pid) == [(0,)]
+    assert sql(env, "SELECT state FROM package WHERE id = :p", p=pid) == [("applying",)]
+    assert sql(env, "SELECT count(*) FROM applylease") == [(1,)]  # held until the re-run
+    monkeypatch.delenv("OMSX_FAULT_FAIL_AFTER_BATCHES")  # the hook would die every run
+    get_settings.cache_clear()
+    validate(pid)  # the message delivered again applies it whole
+    assert sql(env, "SELECT count(*), count(DISTINCT pos) FROM carecase") == [(12, 12)]
+    assert protocol_of(env, pid).n_acc == 12
+    assert sql(env, "SELECT state FROM package WHERE id = :p", p=pid) == [("applied",)]
+    assert sql(env, "SELECT count(*) FROM applylease") == [(0,)]
+    events = sql(env, "SELECT stage, outcome FROM packageevent WHERE package_id = :p", p=pid)
+    assert events.count(("apply", "started")) == 2
+    assert events.count(("apply", "applied:A")) == 1
+    assert_balanced(env)
+    get_settings.cache_clear()
+
+
 def _forward(env: Settings) -> bytes:
     [(sha,)] = sql(env, "SELECT blob_sha FROM outbox WHERE kind = 'registry'")
     return BlobStore(env.blobs).read(sha)

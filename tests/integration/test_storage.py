@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, func, select
 
-from storage.db import dispose_engines, get_engine, session_scope
+from storage.db import dispose_engines, get_engine, one_transaction, session_scope
 from storage.migrate import upgrade
 from storage.models import NameClaim, Outbox, Package, PackageEvent, Receipt, State
 from storage.packages import (
@@ -115,6 +115,48 @@ def test_the_outbox_is_idempotent_by_message_id_and_tracks_publishing(db: str) -
         mark_published(s, rows[0].id)
     with session_scope(db) as s:
         assert pending_outbox(s, pid) == []
+
+
+def test_a_receipt_whose_transaction_fails_leaves_no_package_behind(db: str) -> None:
+    # record_receipt guards the package's insert with a savepoint; on SQLite a SAVEPOINT
+    # before any write began a transaction of its own, and its RELEASE committed it
+    with pytest.raises(RuntimeError), session_scope(db) as s:
+        assert _receive(s, "9" * 64, 9).created
+        raise RuntimeError("after the receipt, before the commit")
+    assert _count(db, Package) == 0
+    assert _count(db, Receipt) == 0
+
+
+def test_one_transaction_commits_every_scope_inside_together_or_none(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omsx.settings import get_settings
+
+    monkeypatch.setenv("OMSX_DATABASE_URL", db)
+    get_settings.cache_clear()
+    with one_transaction():
+        with session_scope() as s:
+            pid = _receive(s, "1" * 64, 1).package.id
+        with session_scope() as s:
+            transition(s, pid, source=[State.RECEIVED], target=State.VALIDATING, stage="t")
+        assert _count(db, Package) == 0  # nothing is committed before the block ends
+    with Session(get_engine(db)) as s:
+        assert s.get(Package, pid).state == State.VALIDATING
+    with pytest.raises(RuntimeError, match="the block fails"), one_transaction():
+        with session_scope() as s:
+            _receive(s, "2" * 64, 2)
+        raise RuntimeError("the block fails")
+    # a step that fails fails the block, even when its caller carries on
+    with pytest.raises(RuntimeError, match="nothing was committed"), one_transaction():
+        with session_scope() as s:
+            _receive(s, "3" * 64, 3)
+        with pytest.raises(KeyError), session_scope() as s:
+            claim_name(s, s.get(Package, pid), "HM640001S64004_25111")
+            raise KeyError("this step fails")
+    assert _count(db, Package) == 1 and _count(db, NameClaim) == 0
+    with pytest.raises(RuntimeError, match="does not nest"), one_transaction(), one_transaction():
+        pass
+    get_settings.cache_clear()
 
 
 def test_bulk_insert_fills_defaults_keeps_types_and_skips_rows_already_there(db: str) -> None:
