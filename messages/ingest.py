@@ -220,7 +220,7 @@ class Ingest:
 
     def store(self, arrival: Arrival) -> tuple[ReceiptOutcome, str | None]:
         """Commit the receipt; returns it with the stage to hand the package to next
-        ("validate", "reply" or None), decided from the state this transaction read."""
+        ("validate", "reply", both or None), decided from the state this transaction read."""
         role, code, kind = subject_parts(arrival.subject)
         with session_scope() as session:
             outcome = record_receipt(
@@ -257,7 +257,11 @@ class Ingest:
                     session, package, protocol, receipt_seq=arrival.stream_seq, repeat=True
                 )
         # a package still waiting for validation (new, or stored before a crash) goes on;
-        # a repeat of a package already under way only owes its 805
+        # a repeat owes its 805 now: the state read above may be stale by the time this
+        # commits (the first package concluded and published meanwhile), and the reply
+        # publishes whatever of the package's outbox is pending, once
+        if waiting and outcome.duplicate:
+            return outcome, "validate+reply"
         if waiting:
             return outcome, "validate"
         return outcome, "reply" if outcome.duplicate else None
@@ -267,9 +271,9 @@ class Ingest:
         """Enqueue the next stage; Redis down is transient (the message is nak'ed and
         comes back, and the stored package is handed over then)."""
         try:
-            if follow == "validate":
+            if follow in ("validate", "validate+reply"):
                 validate.send(package_id)
-            elif follow == "reply":
+            if follow in ("reply", "validate+reply"):
                 publish_protocols.send(package_id)
         except (redis.RedisError, dramatiq.errors.ConnectionError) as exc:
             raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc

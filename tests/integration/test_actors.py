@@ -196,3 +196,30 @@ def test_validate_delivered_again_goes_on_with_the_inline_apply(
     assert _snapshot(env.database_url, erz)[:2] == ("applied", "A")
     assert [e[:2] for e in _timeline(env.database_url, erz)].count(("apply", "applied:A")) == 1
     assert broker.queues["apply"].qsize() == 0  # type: ignore[attr-defined]
+
+
+def test_a_repeat_stored_while_its_package_waits_is_answered_by_the_reply_queue_too(
+    pipeline_env: Settings,
+) -> None:
+    # the repeat's transaction may read the package as waiting and commit after the
+    # package's own answer was published: its 805 must not wait for that answer
+    from messages.ingest import Arrival, Ingest
+    from storage.blobs import BlobStore
+
+    env = pipeline_env
+    name, data = register("HM640001S64004_25111", n=2)
+    sha = hashlib.sha256(data).hexdigest()
+    BlobStore(env.blobs).put(sha, data)
+    subject = "oms.in.mo.640001.registry"
+
+    async def stored() -> list[str | None]:
+        nc = await nats.connect(env.nats_url)
+        try:
+            ingest = Ingest(env, nc)
+            return [
+                ingest.store(Arrival(subject, seq, name, sha, len(data)))[1] for seq in (1, 2)
+            ]
+        finally:
+            await nc.drain()
+
+    assert asyncio.run(stored()) == ["validate", "validate+reply"]
