@@ -216,9 +216,7 @@ def test_a_repeat_stored_while_its_package_waits_is_answered_by_the_reply_queue_
         nc = await nats.connect(env.nats_url)
         try:
             ingest = Ingest(env, nc)
-            return [
-                ingest.store(Arrival(subject, seq, name, sha, len(data)))[1] for seq in (1, 2)
-            ]
+            return [ingest.store(Arrival(subject, seq, name, sha, len(data)))[1] for seq in (1, 2)]
         finally:
             await nc.drain()
 
