@@ -218,9 +218,9 @@ class Ingest:
         key = hashlib.sha256(f"transport|{subject}|{seq}|{what}".encode()).hexdigest()
         return Arrival(subject, seq, file_name, key, 0, transport_problem=problem)
 
-    def store(self, arrival: Arrival) -> tuple[ReceiptOutcome, str | None]:
-        """Commit the receipt; returns it with the stage to hand the package to next
-        ("validate", "reply", both or None), decided from the state this transaction read."""
+    def store(self, arrival: Arrival) -> tuple[ReceiptOutcome, tuple[str, ...]]:
+        """Commit the receipt; returns it with the stages to hand the package to next
+        ("validate", "reply", both or none), decided from the state this transaction read."""
         role, code, kind = subject_parts(arrival.subject)
         with session_scope() as session:
             outcome = record_receipt(
@@ -247,7 +247,7 @@ class Ingest:
                         target=State.REJECTED,
                         stage="ingest",
                     )
-                return outcome, "reply"
+                return outcome, ("reply",)
             if outcome.duplicate:
                 assert package.id is not None
                 protocol = duplicate_of(
@@ -260,20 +260,17 @@ class Ingest:
         # a repeat owes its 805 now: the state read above may be stale by the time this
         # commits (the first package concluded and published meanwhile), and the reply
         # publishes whatever of the package's outbox is pending, once
-        if waiting and outcome.duplicate:
-            return outcome, "validate+reply"
-        if waiting:
-            return outcome, "validate"
-        return outcome, "reply" if outcome.duplicate else None
+        stages = ("validate",) if waiting else ()
+        return outcome, (*stages, "reply") if outcome.duplicate else stages
 
     @staticmethod
-    def hand_over(package_id: int, follow: str | None) -> None:
+    def hand_over(package_id: int, follow: tuple[str, ...]) -> None:
         """Enqueue the next stage; Redis down is transient (the message is nak'ed and
         comes back, and the stored package is handed over then)."""
         try:
-            if follow in ("validate", "validate+reply"):
+            if "validate" in follow:
                 validate.send(package_id)
-            if follow in ("reply", "validate+reply"):
+            if "reply" in follow:
                 publish_protocols.send(package_id)
         except (redis.RedisError, dramatiq.errors.ConnectionError) as exc:
             raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc

@@ -54,7 +54,8 @@ def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) 
     The statement :func:`insert_rows` uses, run once: no ORM object, no savepoint."""
     connection = session.connection()
     plan = _plan(table_of(model), connection.dialect, tuple(row))
-    return bool(connection.exec_driver_sql(plan.sql, plan.values(row)).rowcount == 1)
+    inserted: bool = connection.exec_driver_sql(plan.sql, plan.values(row)).rowcount == 1
+    return inserted
 
 
 class _InsertPlan:

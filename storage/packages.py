@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.bulk import insert_row
+from storage.bulk import insert_row, table_of
 from storage.models import (
     STAGE_DONE,
     NameClaim,
@@ -34,20 +34,19 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # The hot path's statements, built once and on the tables (not the ORM classes): no
 # per-call construction, no ORM bulk-update bookkeeping. The caller's session still
 # flushes its pending objects first, so the order of writes is kept.
-_PACKAGE = Package.__table__  # type: ignore[attr-defined]
-_ADD_EVENT = insert(PackageEvent.__table__)  # type: ignore[attr-defined]
+_PACKAGE = table_of(Package)
+_ADD_EVENT = insert(table_of(PackageEvent))
 _TRANSITION = (
     update(_PACKAGE)
     .where(_PACKAGE.c.id == bindparam("guard_id"))
     .where(_PACKAGE.c.state.in_(bindparam("guard_states", expanding=True)))
 )
-_RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
+_RECEIPT = table_of(Receipt)
 _FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
     _RECEIPT.c.package_id == bindparam("receipt_package_id")
 )
-_MARK_PUBLISHED = update(Outbox.__table__).where(  # type: ignore[attr-defined]
-    Outbox.__table__.c.id == bindparam("outbox_id")  # type: ignore[attr-defined]
-)
+_OUTBOX = table_of(Outbox)
+_MARK_PUBLISHED = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("outbox_id"))
 
 
 @dataclass(frozen=True)

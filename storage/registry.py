@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from contracts.mek import AcceptedCase, Earlier, EarlierCase, Period, PeriodBook
 from contracts.protocol import Problem
 from omsx.errors import Busy
-from storage.bulk import insert_row
+from storage.bulk import insert_row, table_of
 from storage.care import (
     ApplyLease,
     ApplyProgress,
@@ -35,45 +35,9 @@ PERSON_FIELDS = ("fam", "im", "ot", "w", "dr", "snils", "doctype", "docser", "do
 # ------------------------------------------------------------ leases and progress
 
 
-def acquire_lease(session: Session, scope: str, package_id: int, *, stale_after: timedelta) -> None:
-    """Take the scope for ``package_id`` or raise :class:`Busy` (retried later).
-
-    A lease held by a package that is no longer applying, or older than
-    ``stale_after``, is taken over: its holder crashed or was quarantined.
-    """
-    now = utcnow()
-    if insert_row(
-        session, ApplyLease, {"scope": scope, "package_id": package_id, "acquired_at": now}
-    ):
-        return
-    held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
-    if held is None:  # released between the two statements: try again later
-        raise Busy(f"scope {scope} changed hands")
-    holder_id, acquired, holder_state = held
-    if holder_id == package_id:
-        return
-    if acquired.tzinfo is None:  # SQLite hands back naive datetimes
-        acquired = acquired.replace(tzinfo=now.tzinfo)
-    if holder_state != State.APPLYING.value or now - acquired > stale_after:
-        taken = session.execute(
-            update(ApplyLease)
-            .where(
-                col(ApplyLease.scope) == scope,
-                col(ApplyLease.package_id) == holder_id,
-            )
-            .values(package_id=package_id, acquired_at=now)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            return
-    raise Busy(f"scope {scope} is being applied by package {holder_id}")
-
-
-def release_lease(session: Session, scope: str, package_id: int) -> None:
-    session.execute(_RELEASE_LEASE, {"lease_scope": scope, "holder": package_id})
-
-
-_PROGRESS = ApplyProgress.__table__  # type: ignore[attr-defined]
-_PACKAGE = Package.__table__  # type: ignore[attr-defined]
+_PROGRESS = table_of(ApplyProgress)
+_PACKAGE = table_of(Package)
+_LEASE = table_of(ApplyLease)
 _BATCHES_DONE = select(_PROGRESS.c.batches).where(
     _PROGRESS.c.package_id == bindparam("progress_of")
 )
@@ -93,9 +57,6 @@ _BEAT = (
     .where(_PACKAGE.c.id == bindparam("beat_of"))
     .values(updated_at=bindparam("now"))
 )
-
-
-_LEASE = ApplyLease.__table__  # type: ignore[attr-defined]
 _LEASE_HOLDER = (
     select(_LEASE.c.package_id, _LEASE.c.acquired_at, _PACKAGE.c.state)
     .select_from(_LEASE.outerjoin(_PACKAGE, _PACKAGE.c.id == _LEASE.c.package_id))
@@ -104,6 +65,43 @@ _LEASE_HOLDER = (
 _RELEASE_LEASE = delete(_LEASE).where(
     _LEASE.c.scope == bindparam("lease_scope"), _LEASE.c.package_id == bindparam("holder")
 )
+
+
+def acquire_lease(session: Session, scope: str, package_id: int, *, stale_after: timedelta) -> None:
+    """Take the scope for ``package_id`` or raise :class:`Busy` (retried later).
+
+    A lease held by a package that is no longer applying, or older than
+    ``stale_after``, is taken over: its holder crashed or was quarantined.
+    """
+    now = utcnow()
+    # read first: a package waiting for the scope polls this, and on SQLite even an
+    # INSERT that meets the held key takes the write lock
+    held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
+    if held is None:
+        lease = {"scope": scope, "package_id": package_id, "acquired_at": now}
+        if insert_row(session, ApplyLease, lease):
+            return
+        held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
+        if held is None:  # taken and released meanwhile: try again later
+            raise Busy(f"scope {scope} changed hands")
+    holder_id, acquired, holder_state = held
+    if holder_id == package_id:
+        return
+    if acquired.tzinfo is None:  # SQLite hands back naive datetimes
+        acquired = acquired.replace(tzinfo=now.tzinfo)
+    if holder_state != State.APPLYING.value or now - acquired > stale_after:
+        taken = session.execute(
+            update(_LEASE)
+            .where(_LEASE.c.scope == scope, _LEASE.c.package_id == holder_id)
+            .values(package_id=package_id, acquired_at=now)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return
+    raise Busy(f"scope {scope} is being applied by package {holder_id}")
+
+
+def release_lease(session: Session, scope: str, package_id: int) -> None:
+    session.execute(_RELEASE_LEASE, {"lease_scope": scope, "holder": package_id})
 
 
 def batches_done(session: Session, package_id: int) -> int:

@@ -20,12 +20,13 @@ from sqlmodel import Session
 from omsx.errors import OmsxError, TransientError
 from omsx.logs import get_logger
 from omsx.settings import get_settings
+from storage.bulk import table_of
 from storage.db import session_scope
 from storage.models import Package, utcnow
 from workers.heartbeat import Beater, alive_window
 
 log = get_logger("workers")
-_PACKAGE = Package.__table__  # type: ignore[attr-defined]  # Core: no ORM bulk-update work
+_PACKAGE = table_of(Package)  # Core statements: no ORM bulk-update work
 
 
 class StageLog(Middleware):

@@ -22,7 +22,7 @@ import time
 from datetime import date
 
 from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from contracts.flk import Environment, FlkResult, check_flk
 from contracts.package import Limits, Subject
@@ -30,7 +30,7 @@ from contracts.protocol import Code, Problem, Protocol, render_protocol
 from omsx.errors import ContractError
 from omsx.settings import Settings, get_settings
 from storage.blobs import BlobStore
-from storage.bulk import insert_row
+from storage.bulk import insert_row, table_of
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
 from storage.packages import transition
@@ -165,7 +165,8 @@ def _checked(
     )
     if moved:
         # a re-driven run's newer outcome replaces the stored one
-        session.execute(delete(FlkOutcome).where(col(FlkOutcome.package_id) == package.id))
+        outcomes = table_of(FlkOutcome)
+        session.execute(delete(outcomes).where(outcomes.c.package_id == package.id))
         outcome = {
             "package_id": package.id,
             "protocol": render_protocol(flk.protocol),

@@ -212,7 +212,7 @@ def test_a_repeat_stored_while_its_package_waits_is_answered_by_the_reply_queue_
     BlobStore(env.blobs).put(sha, data)
     subject = "oms.in.mo.640001.registry"
 
-    async def stored() -> list[str | None]:
+    async def stored() -> list[tuple[str, ...]]:
         nc = await nats.connect(env.nats_url)
         try:
             ingest = Ingest(env, nc)
@@ -220,4 +220,4 @@ def test_a_repeat_stored_while_its_package_waits_is_answered_by_the_reply_queue_
         finally:
             await nc.drain()
 
-    assert asyncio.run(stored()) == ["validate", "validate+reply"]
+    assert asyncio.run(stored()) == [("validate",), ("validate", "reply")]
