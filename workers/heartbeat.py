@@ -27,6 +27,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from omsx.errors import TransientError
@@ -97,3 +98,5 @@ class Beater:
                 beat(ids)
             except TransientError as exc:  # the database is down: the stages will notice
                 log.warning("heartbeat.missed", packages=len(ids), error=type(exc).__name__)
+            except SQLAlchemyError as exc:  # not an outage: say so, and keep beating
+                log.error("heartbeat.failed", packages=len(ids), error=type(exc).__name__)

@@ -297,7 +297,41 @@ def test_the_next_stage_enqueued_before_a_delivery_returns_is_not_taken_for_a_du
         guard.before_process_message(hub_broker, _message("apply", pid, "r-dup"))
     # the same message again (a retry whose release the database refused) is no duplicate
     retry = _message("apply", pid, "r-a", same_as=applying.message_id)
-    CrashGuard().before_process_message(hub_broker, retry)
+    retried = CrashGuard()  # another worker process
+    retried.before_process_message(hub_broker, retry)
     assert _attempts(pid) == (2, True)
     guard.after_process_message(hub_broker, applying)
     assert _attempts(pid) == (0, False)
+    retried.beater.release(pid)  # its beat thread outlives the test: stop it beating
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+def test_a_beat_that_fails_for_a_reason_other_than_an_outage_keeps_the_thread_beating(
+    database_url: str, omsx_env: Settings
+) -> None:
+    """The beat thread outlives an error that is not an outage (here: no tables yet,
+    which PostgreSQL reports as a programming error), and beats once it is gone."""
+    from structlog.testing import capture_logs
+
+    from storage.migrate import upgrade
+    from workers.heartbeat import Beater
+
+    beater = Beater(0.3)  # a beat every 0.1 s
+    with capture_logs() as logs:
+        beater.hold(1)
+        try:
+            deadline = time.monotonic() + 10
+            while not any(e["event"] == "heartbeat.failed" for e in logs):
+                assert time.monotonic() < deadline, "no failed beat was logged"
+                time.sleep(0.05)
+            upgrade(omsx_env.database_url)
+            pid = _package(State.APPLYING)
+            assert pid == 1
+            while _attempts(pid) != (0, True):
+                assert time.monotonic() < deadline, "the thread stopped beating"
+                time.sleep(0.05)
+        finally:
+            beater.release(1)
+    failed = [e for e in logs if e["event"] == "heartbeat.failed"]
+    assert failed[0]["error"] == "ProgrammingError" and failed[0]["log_level"] == "error"
