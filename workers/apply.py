@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -39,7 +40,7 @@ from storage.db import one_transaction, session_scope
 from storage.models import FlkOutcome, Package, State
 from storage.packages import add_outbox, claim_name, first_receipt, pending_outbox, transition
 from storage.registry import acquire_lease, refused_records, release_lease
-from workers.batches import Applied, Forward
+from workers.batches import Applied, Forward, one_batch
 from workers.broker import current_attempt, pipeline_actor
 from workers.claims import apply_expert
 from workers.events import apply_appeal, apply_hosp, apply_schedule, apply_tmk
@@ -99,49 +100,50 @@ def _flk(
 
 @pipeline_actor("apply")
 def apply(package_id: int) -> None:
+    apply_package(package_id)
+
+
+Step = Callable[[Session], bool]
+
+
+@dataclass
+class _Started:
+    """The start of an apply, committed: the package, its FLK outcome and its scope —
+    or, under a name accepted already, its 805 (``protocol`` None)."""
+
+    package: Package
+    protocol: Protocol | None = None
+    refused: dict[int, str] = field(default_factory=dict)
+    scope: str | None = None
+    leased: bool = True
+    concluded: bool = False  # the duplicate's conclusion was this run's
+
+
+def apply_package(
+    package_id: int,
+    *,
+    checked: Step | None = None,
+    flk: tuple[Protocol, dict[int, str]] | None = None,
+) -> None:
+    """Apply a checked package. ``validate``, applying a small package in its own
+    delivery, passes ``checked`` — its move of the package to ``checked``, which commits
+    with apply's start (False: the move did not happen, nothing to do) — and ``flk``, the
+    protocol and refused records it just stored, so they are not read back."""
     settings = get_settings()
     attempt = current_attempt()
     started = time.perf_counter()
     with session_scope() as session:
-        if not transition(
-            session,
-            package_id,
-            source=IN_FLIGHT,
-            target=State.APPLYING,
-            stage="apply",
-            outcome="started",
-            attempt=attempt,
-        ):
+        if checked is not None and not checked(session):
             return
-        package = session.get(Package, package_id)
-        assert package is not None
-        base = package_base(package)
-        earlier_id = claim_name(session, package, base)
-        duplicate = earlier_id is not None and earlier_id != package_id
-        if duplicate:
-            assert earlier_id is not None
-            earlier = session.get(Package, earlier_id)
-            assert earlier is not None
-            concluded = conclude(
-                session,
-                package,
-                duplicate_of(
-                    package, earlier, first_receipt(session, earlier_id), same_bytes=False
-                ),
-                source=(State.APPLYING,),
-                target=State.DUPLICATE,
-                stage="apply",
-                attempt=attempt,
-                duration_ms=int((time.perf_counter() - started) * 1000),
-            )
-        else:
-            flk, refused = _flk(session, package_id, base, package.records or 0)
-    if duplicate:
-        if concluded:
+        start = _start(session, package_id, flk, settings, attempt=attempt, started=started)
+    if start is None:
+        return
+    if start.protocol is None:
+        if start.concluded:
             answer_now(package_id)
         return
-    scope = lease_scope(package)
-    if scope is not None:
+    package, protocol, refused, scope = start.package, start.protocol, start.refused, start.scope
+    if scope is not None and not start.leased:
         busy = take_scope(scope, package_id, settings)
         if busy is not None:
             on_busy(package_id, busy, settings)
@@ -156,7 +158,7 @@ def apply(package_id: int) -> None:
             concluded = conclude(
                 session,
                 package,
-                merged_protocol(flk, applied),
+                merged_protocol(protocol, applied),
                 source=(State.APPLYING,),
                 target=State.APPLIED,
                 stage="apply",
@@ -175,11 +177,58 @@ def apply(package_id: int) -> None:
         answer_now(package_id, owed)
 
 
-def one_batch(package: Package, settings: Settings) -> bool:
-    """Whether the package is applied in one transaction: it is one batch anyway
-    (``OMSX_APPLY_BATCH`` records), so a crash has no committed batches to resume from,
-    and one commit replaces the dozen of the applier's steps."""
-    return (package.records or 0) <= settings.apply_batch
+def _start(
+    session: Session,
+    package_id: int,
+    flk: tuple[Protocol, dict[int, str]] | None,
+    settings: Settings,
+    *,
+    attempt: int,
+    started: float,
+) -> _Started | None:
+    """Move the package to ``applying`` and claim its name; None if another run has it."""
+    if not transition(
+        session,
+        package_id,
+        source=IN_FLIGHT,
+        target=State.APPLYING,
+        stage="apply",
+        outcome="started",
+        attempt=attempt,
+    ):
+        return None
+    package = session.get(Package, package_id)
+    assert package is not None
+    base = package_base(package)
+    earlier_id = claim_name(session, package, base)
+    if earlier_id is not None and earlier_id != package_id:
+        earlier = session.get(Package, earlier_id)
+        assert earlier is not None
+        concluded = conclude(
+            session,
+            package,
+            duplicate_of(package, earlier, first_receipt(session, earlier_id), same_bytes=False),
+            source=(State.APPLYING,),
+            target=State.DUPLICATE,
+            stage="apply",
+            attempt=attempt,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+        return _Started(package, concluded=concluded)
+    protocol, refused = flk or _flk(session, package_id, base, package.records or 0)
+    scope = lease_scope(package)
+    # the first try at the scope commits with the start: one transaction fewer
+    leased = scope is None or _try_scope(session, scope, package_id, settings)
+    return _Started(package, protocol, refused, scope, leased)
+
+
+def _try_scope(session: Session, scope: str, package_id: int, settings: Settings) -> bool:
+    try:
+        acquire_lease(session, scope, package_id,
+                      stale_after=timedelta(seconds=settings.apply_lease_stale_s))  # fmt: skip
+    except Busy:  # raised after reads or a write that changed nothing
+        return False
+    return True
 
 
 def take_scope(scope: str, package_id: int, settings: Settings) -> Busy | None:

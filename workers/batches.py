@@ -98,6 +98,13 @@ class Progress:
         self.index += 1
 
 
+def one_batch(package: Package, settings: Settings) -> bool:
+    """Whether the package is applied in one transaction (:func:`workers.apply.apply`):
+    it is one batch anyway (``OMSX_APPLY_BATCH`` records), so a crash has no committed
+    batches to resume from, and one commit replaces the dozen of the applier's steps."""
+    return (package.records or 0) <= settings.apply_batch
+
+
 def batches(reader: RecordReader, size: int) -> Iterator[Batch]:
     """The reader's records, typed, ``size`` at a time (the elements are kept too)."""
     batch: Batch = []

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -47,12 +48,13 @@ from contracts.records import Record, items, to_kop
 from contracts.rules import load_catalogue
 from omsx.settings import Settings
 from storage.blobs import BlobStore, sha256_hex
-from storage.bulk import insert_rows
+from storage.bulk import insert_row, insert_rows
 from storage.care import CareCase, CareSl, CareUsl, Invoice, RecordProblem
 from storage.db import session_scope
 from storage.events import Event
 from storage.models import Package
 from storage.registry import (
+    advance,
     decisions,
     earlier_cases,
     insurance_of,
@@ -68,6 +70,7 @@ from workers.batches import (
     batches,
     encoding_of,
     members_of,
+    one_batch,
     opened,
     read,
 )
@@ -118,7 +121,7 @@ def apply_register(package: Package, refused: dict[int, str], settings: Settings
                 for batch in batches(reader, settings.apply_batch):
                     run.main_batch(batch, reader.header)
                     run.progress.next()
-            invoice = run.invoice or run.ensure_invoice(reader.header)
+            invoice = run.plan_invoice(reader.header)
             personal_zglv = None
             if members.personal is not None:
                 stream, persons = read(zf, members.personal, {"PERS"})
@@ -127,10 +130,6 @@ def apply_register(package: Package, refused: dict[int, str], settings: Settings
                         run.person_batch(batch, persons.header)
                         run.progress.next()
                 personal_zglv = persons.head_elements.get("ZGLV")
-            with session_scope() as session:
-                recompute_invoices(session, [invoice.id])
-                _mark_complete(session, invoice.id)
-                applied.problems = record_problems(session, package.id)
             applied.refused = run.refused_here
             if forward.count and not invoice.out_of_region:
                 zipped = forward.finish(
@@ -139,6 +138,13 @@ def apply_register(package: Package, refused: dict[int, str], settings: Settings
                 applied.forward = _store_forward(
                     zipped, settings, invoice.payer, name.base, forward.count
                 )
+            with session_scope() as session:
+                run.write_deferred(session)
+                invoice_id = run.invoice_id(session)
+                if not run.figures_written:
+                    recompute_invoices(session, [invoice_id])
+                    _mark_complete(session, invoice_id)
+                applied.problems = record_problems(session, package.id)
         finally:
             forward.close()
     return applied
@@ -159,7 +165,44 @@ def _store_forward(zipped: Path, settings: Settings, payer: str, base: str, coun
     return Forward(sha, len(data), Party("smo", payer), f"{base}.zip", count)
 
 
+def _figures(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """An invoice's figures from its cases, as :func:`storage.registry.recompute_invoices`
+    sums them from the rows."""
+    accepted = [c for c in cases if c["status"] == ACCEPTED]
+    sump = sum(c["sump_kop"] for c in cases)
+    mee = sum(c["mee_kop"] for c in cases)
+    ekmp = sum(c["ekmp_kop"] for c in cases)
+    return {
+        "cases": len(cases),
+        "presented_kop": sum(c["sumv_kop"] for c in cases),
+        "accepted_kop": sump,
+        "refused_kop": sum(c["refused_kop"] for c in cases),
+        "mee_kop": mee,
+        "ekmp_kop": ekmp,
+        "payable_kop": sump - mee - ekmp,
+        "accepted": len(accepted),
+        "refused": len(cases) - len(accepted),
+    }
+
+
+@dataclass
+class _Rows:
+    """One main batch's rows, written together."""
+
+    cases: list[dict[str, Any]]
+    sls: list[dict[str, Any]]
+    usls: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
 class _RegisterRun:
+    """The register's pass. A package of one batch (:func:`workers.batches.one_batch`)
+    is applied in one transaction, and on SQLite that transaction holds the database's
+    write lock from its first write: so its run reads and decides everything first —
+    the registry's answers, the decisions, the L-file, the forward — and writes at the
+    end (``deferred``). A larger register writes each batch as it goes."""
+
     def __init__(
         self,
         package: Package,
@@ -177,17 +220,56 @@ class _RegisterRun:
         self.forward = forward
         self.catalogue = load_catalogue()
         self.invoice: Invoiced | None = None
+        self.invoice_row: dict[str, Any] = {}
         self.refused_here = 0
         self.accepted_pacs: dict[str, str | None] = {}  # ID_PAC of accepted cases → ENP
+        self.deferred: list[Callable[[Session], None]] | None = (
+            [] if one_batch(package, settings) else None
+        )
+        self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
+        self.inserted_invoice = False
+        self.figures_written = False
         with session_scope() as session:
             self.progress = Progress(session, package)
 
+    def _write(self, session: Session | None, write: Callable[[Session], None]) -> None:
+        """Write now, in ``session`` (with the batch's progress), or at the end."""
+        if self.deferred is not None:
+            done = self.progress.index + 1
+
+            def later(session: Session) -> None:
+                write(session)
+                advance(session, self.package_id, done)
+
+            self.deferred.append(later)
+            return
+        assert session is not None
+        write(session)
+        self.progress.commit(session)
+
+    def write_deferred(self, session: Session) -> None:
+        """The deferred writes; the invoice first, complete, with the figures of every
+        case (all of them are new: one transaction, so no earlier run left any)."""
+        if self.deferred is None:
+            return
+        assert self.invoice is not None, "plan_invoice first"
+        if not self.invoice.id:
+            self.invoice_row.update(_figures(self.cases), complete=True)
+            self.invoice.id = self._insert_invoice(session)
+            self.figures_written = self.inserted_invoice
+        for write in self.deferred:
+            write(session)
+        self.deferred.clear()
+
     # ---------------------------------------------------------------- the invoice
 
-    def ensure_invoice(self, header: dict[str, Record]) -> Invoiced:
+    def plan_invoice(self, header: dict[str, Record]) -> Invoiced:
+        """The invoice from SCHET, before it is written (its ``id`` is 0 until then)."""
+        if self.invoice is not None:
+            return self.invoice
         schet = header.get("SCHET") or {}
         payer = payer_of(schet, self.receiver, self.settings.region)
-        values = {
+        self.invoice_row = {
             "package_id": self.package_id,
             "file_type": self.package.file_type or "",
             "code_mo": str(schet.get("CODE_MO") or self.package.sender_code),
@@ -200,41 +282,51 @@ class _RegisterRun:
             "payer": payer,
             "summav_kop": to_kop(schet.get("SUMMAV")),
         }
-        with session_scope() as session:
-            insert_rows(session, Invoice, [values])
-            invoice = session.exec(
-                select(Invoice).where(Invoice.package_id == self.package_id)
-            ).one()
-            assert invoice.id is not None
-        self.invoice = Invoiced(
-            invoice.id,
-            invoice.code_mo,
-            payer,
-            payer == self.settings.region,
-            invoice.year,
-            invoice.month,
-        )
+        row = self.invoice_row
+        self.invoice = Invoiced(0, row["code_mo"], payer, payer == self.settings.region,
+                                row["year"], row["month"])  # fmt: skip
         return self.invoice
+
+    def invoice_id(self, session: Session) -> int:
+        """The invoice's id, written first if it is not yet (a re-run finds it)."""
+        invoice = self.invoice
+        assert invoice is not None, "plan_invoice first"
+        if not invoice.id:
+            invoice.id = self._insert_invoice(session)
+        return invoice.id
+
+    def _insert_invoice(self, session: Session) -> int:
+        self.inserted_invoice = insert_row(session, Invoice, self.invoice_row)
+        found = session.exec(select(Invoice.id).where(Invoice.package_id == self.package_id)).one()
+        assert found is not None
+        return found
 
     # ---------------------------------------------------------------- the main file
 
     def main_batch(self, batch: Batch, header: dict[str, Record]) -> None:
-        invoice = self.invoice or self.ensure_invoice(header)
+        invoice = self.plan_invoice(header)
         if self.progress.committed:
             self._replay(batch)
             return
         with session_scope() as session:
-            cases, sls, usls, problems = self._decide(session, batch, invoice)
-            insert_rows(session, CareCase, cases)
-            insert_rows(session, CareSl, sls)
-            insert_rows(session, CareUsl, usls)
-            insert_rows(session, RecordProblem, problems)
-            insert_rows(session, Event, self._events(batch, cases))
-            self.progress.commit(session)
+            rows = self._decide(session, batch, invoice)
+            self._write(session, lambda s: self._insert(s, rows))
+        if self.deferred is not None:
+            self.cases.extend(rows.cases)
         self._fault_hook()
-        for (_pos, elem, _record), case in zip(batch, cases, strict=True):
+        for (_pos, elem, _record), case in zip(batch, rows.cases, strict=True):
             if case["status"] == ACCEPTED:
                 self.forward.add_case(elem, case["sumv_kop"])
+
+    def _insert(self, session: Session, rows: _Rows) -> None:
+        invoice_id = self.invoice_id(session)
+        for case in rows.cases:
+            case["invoice_id"] = invoice_id
+        insert_rows(session, CareCase, rows.cases)
+        insert_rows(session, CareSl, rows.sls)
+        insert_rows(session, CareUsl, rows.usls)
+        insert_rows(session, RecordProblem, rows.problems)
+        insert_rows(session, Event, rows.events)
 
     def _events(self, batch: Batch, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The information resource's events of the batch (:mod:`workers.care_events`)."""
@@ -265,9 +357,7 @@ class _RegisterRun:
                 self.accepted_pacs[id_pac] = person_key(pacient)
                 self.forward.add_case(elem, sumv)
 
-    def _decide(
-        self, session: Session, batch: Batch, invoice: Invoiced
-    ) -> tuple[list[dict[str, Any]], ...]:
+    def _decide(self, session: Session, batch: Batch, invoice: Invoiced) -> _Rows:
         enps = {
             key
             for _p, _e, record in batch
@@ -319,7 +409,7 @@ class _RegisterRun:
             if case["status"] == ACCEPTED:
                 self.accepted_pacs[case["id_pac"]] = enp
             _sections(self.package_id, pos, record, sls, usls)
-        return cases, sls, usls, problems
+        return _Rows(cases, sls, usls, problems, self._events(batch, cases))
 
     def _case_row(
         self,
@@ -340,7 +430,7 @@ class _RegisterRun:
         person = case_person(record, enp)
         return {
             "package_id": self.package_id,
-            "invoice_id": invoice.id,
+            "invoice_id": None,  # written with the invoice (_insert)
             "pos": pos,
             "n_zap": str(record.get("N_ZAP") or ""),
             "idcase": str(z_sl.get("IDCASE") or ""),
@@ -388,19 +478,23 @@ class _RegisterRun:
             zglv = header.get("ZGLV") or {}
             stated = zglv.get("DATA")
             recorded = stated if isinstance(stated, date) else date.today()
-            with session_scope() as session:
-                self._persons(session, mine, recorded)
-                self.progress.commit(session)
+            details: dict[str, dict[str, Any]] = {}
+            for _pos, _elem, record in mine:
+                enp = self.accepted_pacs.get(str(record.get("ID_PAC") or ""))
+                if enp is not None:
+                    details[enp] = person_details(record)
+
+            def persons(session: Session) -> None:
+                # read and written in one go: persons are shared with other МО's packages
+                save_persons(session, self.package_id, "L", recorded, details)
+
+            if self.deferred is not None:
+                self._write(None, persons)
+            else:
+                with session_scope() as session:
+                    self._write(session, persons)
         for _pos, elem, _record in mine:
             self.forward.add_person(elem)
-
-    def _persons(self, session: Session, batch: Batch, recorded: date) -> None:
-        details: dict[str, dict[str, Any]] = {}
-        for _pos, _elem, record in batch:
-            enp = self.accepted_pacs.get(str(record.get("ID_PAC") or ""))
-            if enp is not None:
-                details[enp] = person_details(record)
-        save_persons(session, self.package_id, "L", recorded, details)
 
 
 def _sections(

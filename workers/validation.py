@@ -5,11 +5,12 @@ A package whose files are rejected, or whose every record is refused, is conclud
 here with its protocol (RESULT R). Otherwise the FLK outcome (the protocol so far and
 the refused records) is stored and the package moves to ``checked`` for ``apply``:
 in this delivery when the package is small (``OMSX_APPLY_INLINE_MAX_BYTES``) — one
-Dramatiq hop and one crash-guard count fewer for most of a region's traffic — else
-through the ``apply`` queue. The delivery keeps its hold on a small package until
-apply concludes it, so a worker that dies in the inline apply is counted towards the
-quarantine as in ``apply``'s own deliveries; the message delivered again finds the
-package checked or applying and goes on with apply.
+Dramatiq hop and one crash-guard count fewer for most of a region's traffic, and the
+move commits with apply's start, its name claim and its first try at the scope's
+lease — else through the ``apply`` queue. The delivery keeps its hold on a small
+package until apply concludes it, so a worker that dies in the inline apply is counted
+towards the quarantine as in ``apply``'s own deliveries; the message delivered again
+finds the package validating (FLK again) or applying, and goes on with apply.
 Contract failures are outcomes, not exceptions: only transient failures (database,
 blob store) raise and are retried.
 """
@@ -36,7 +37,7 @@ from storage.models import FlkOutcome, Package, State
 from storage.packages import transition
 from storage.refs import directories, participants
 from workers.apply import IN_FLIGHT as APPLYING
-from workers.apply import apply
+from workers.apply import apply, apply_package
 from workers.broker import current_attempt, pipeline_actor
 from workers.outcome import conclude, package_base
 from workers.replies import answer_now
@@ -105,7 +106,7 @@ def validate(package_id: int) -> None:
         package = session.get(Package, package_id)
     if not entered:  # another run concluded it, or it is past this stage
         if package is not None and package.state in APPLYING and inline_apply(package, settings):
-            apply(package_id)  # this message's inline apply died with its worker
+            apply_package(package_id)  # this message's inline apply died with its worker
         return
     assert package is not None
     inline = inline_apply(package, settings)
@@ -116,6 +117,16 @@ def validate(package_id: int) -> None:
         protocol = Protocol.rejected(package_base(package), checked)
     else:
         protocol = checked.protocol
+    if protocol.result != "R" and inline:
+        assert isinstance(checked, FlkResult)
+        flk = checked
+        apply_package(  # in this delivery; the move to checked commits with apply's start
+            package_id,
+            checked=lambda session: _checked(session, package, flk, attempt=attempt, ms=ms,
+                                             hold=True),
+            flk=(flk.protocol, flk.refused),
+        )  # fmt: skip
+        return
     with session_scope() as session:
         if protocol.result == "R":
             moved = conclude(
@@ -130,13 +141,11 @@ def validate(package_id: int) -> None:
             )
         else:
             assert isinstance(checked, FlkResult)
-            moved = _checked(session, package, checked, attempt=attempt, ms=ms, hold=inline)
+            moved = _checked(session, package, checked, attempt=attempt, ms=ms, hold=False)
     if not moved:
         return
     if protocol.result == "R":
         answer_now(package_id)
-    elif inline:
-        apply(package_id)  # the actor's function, run in this delivery
     else:
         apply.send(package_id)
 

@@ -22,6 +22,7 @@ from omsx.settings import Settings
 from storage.blobs import BlobStore
 from storage.db import get_engine, session_scope
 from storage.refs import participants
+from storage.registry import recompute_invoices
 from tests.builders import edit_register, erz_for, expert_file, register
 from tests.integration.pipeline import store, through
 
@@ -119,6 +120,35 @@ def test_a_case_repeated_within_a_register_is_refused_and_not_paid(pipeline_env:
         " ON c.invoice_id = i.id WHERE c.pos = 2",
     )
     assert refused_kop == sumv2 > 0
+    assert_balanced(env)
+
+
+def test_a_one_batch_registers_invoice_has_the_figures_a_recompute_gives(
+    pipeline_env: Settings,
+) -> None:
+    """A register of one batch writes its invoice complete, with figures summed in
+    memory; a recompute from the case rows changes none of them."""
+    env = pipeline_env
+    name, data = insured_register(env)
+
+    def uninsure_second(main, _personal) -> None:
+        zaps = main.findall("ZAP")
+        pac = zaps[1].findtext("PACIENT/ID_PAC")
+        for z in zaps:
+            if z.findtext("PACIENT/ID_PAC") == pac:
+                z.find("PACIENT/ENP").text = UNINSURED
+
+    name, data = edit_register(name, data, uninsure_second)
+    pid = through(env, name, data, seq=2)
+    assert env.apply_batch >= 8  # one batch
+    written = invoices(env)
+    [(invoice_id, complete, refused)] = sql(
+        env, "SELECT id, complete, refused FROM invoice WHERE package_id = :p", p=pid
+    )
+    assert complete and refused > 0
+    with session_scope() as session:
+        recompute_invoices(session, [invoice_id])
+    assert invoices(env) == written
     assert_balanced(env)
 
 
