@@ -26,7 +26,8 @@ threads, and JetStream ack'd publish + pull consume + ack of the same bodies.
 
 ``BENCH_MATRIX`` lists the configurations, ``db:workers:ingest:modes`` (modes ``t``
 throughput, ``l`` latency), default :data:`DEFAULT_MATRIX`; ``BENCH_DBS`` drops
-databases from it. Results: a table, ``bench/results/load.json`` with the core count
+databases from it; ``BENCH_THREADS`` sets the threads per worker process (default
+the hub's, ``OMSX_WORKER_THREADS``). Results: a table, ``bench/results/load.json`` with the core count
 and the load average before and after.
 
 Targets (issue "Throughput"), 2 cores: ≥ 100 small packages/s sustained; p95 < 1 s at
@@ -781,7 +782,9 @@ def run_config(
         count = max(200, round(rate * SUSTAINED_S))
     schedule = [i for i in mix.schedule if mix.pool[i].small] if config.small else mix.schedule
     positions = schedule[:count]
-    threads = int(os.environ.get("BENCH_THREADS", "4"))
+    from omsx.settings import Settings
+
+    threads = int(os.environ.get("BENCH_THREADS", str(Settings().worker_threads)))
     outstanding = int(os.environ.get("BENCH_OUTSTANDING", "2"))
     load_before = os.getloadavg()
     with Hub(root, database_url, config, threads, pg_dir) as hub:
