@@ -27,8 +27,8 @@ threads, and JetStream ack'd publish + pull consume + ack of the same bodies.
 ``BENCH_MATRIX`` lists the configurations, ``db:workers:ingest:modes`` (modes ``t``
 throughput, ``l`` latency), default :data:`DEFAULT_MATRIX`; ``BENCH_DBS`` drops
 databases from it; ``BENCH_THREADS`` sets the threads per worker process (default
-the hub's, ``OMSX_WORKER_THREADS``). Results: a table, ``bench/results/load.json`` with the core count
-and the load average before and after.
+the hub's, ``OMSX_WORKER_THREADS``). Results: a table, ``bench/results/load.json``
+with the core count and the load average before and after.
 
 Targets (issue "Throughput"), 2 cores: ≥ 100 small packages/s sustained; p95 < 1 s at
 50 packages/s; no queue growing without bound.

@@ -227,7 +227,6 @@ class _RegisterRun:
             [] if one_batch(package, settings) else None
         )
         self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
-        self.inserted_invoice = False
         self.figures_written = False
         with session_scope() as session:
             self.progress = Progress(session, package)
@@ -255,8 +254,7 @@ class _RegisterRun:
         assert self.invoice is not None, "plan_invoice first"
         if not self.invoice.id:
             self.invoice_row.update(_figures(self.cases), complete=True)
-            self.invoice.id = self._insert_invoice(session)
-            self.figures_written = self.inserted_invoice
+            self.invoice.id, self.figures_written = self._insert_invoice(session)
         for write in self.deferred:
             write(session)
         self.deferred.clear()
@@ -292,14 +290,15 @@ class _RegisterRun:
         invoice = self.invoice
         assert invoice is not None, "plan_invoice first"
         if not invoice.id:
-            invoice.id = self._insert_invoice(session)
+            invoice.id, _inserted = self._insert_invoice(session)
         return invoice.id
 
-    def _insert_invoice(self, session: Session) -> int:
-        self.inserted_invoice = insert_row(session, Invoice, self.invoice_row)
+    def _insert_invoice(self, session: Session) -> tuple[int, bool]:
+        """The invoice's id, and whether this call inserted it (a re-run finds it)."""
+        inserted = insert_row(session, Invoice, self.invoice_row)
         found = session.exec(select(Invoice.id).where(Invoice.package_id == self.package_id)).one()
         assert found is not None
-        return found
+        return found, inserted
 
     # ---------------------------------------------------------------- the main file
 
