@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from lxml import etree
 
@@ -90,6 +90,12 @@ class FileCheck:
     """1-based positions of refused records → why (:func:`contracts.protocol.reason_of`)."""
     header: Record = field(default_factory=dict)
     truncated: int = 0  # problems not listed beyond the cap
+    kept: list[tuple[int, Any, Record]] | None = None
+    """With ``keep``: every record as (position, element, typed record), the header's
+    elements and the root's tag below — what an applier in the same process would parse
+    again (:mod:`workers.batches`). None when not asked, or the file had more records."""
+    head_elements: dict[str, Any] = field(default_factory=dict)
+    root_tag: str | None = None
 
     @property
     def accepted(self) -> int:
@@ -163,10 +169,12 @@ def check_file(
     base_name: str,
     hooks: Hooks | None = None,
     max_problems: int = 10_000,
+    keep: int = 0,
 ) -> FileCheck:
-    """Check one XML file read from ``source`` (streaming, constant memory)."""
+    """Check one XML file read from ``source`` (streaming, constant memory); ``keep``:
+    hand back its records (:attr:`FileCheck.kept`) if it has no more than this many."""
     result = FileCheck(base_name=base_name)
-    walker = Walker(result, hooks, max_problems, file_type)
+    walker = Walker(result, hooks, max_problems, file_type, keep=keep)
     if not walker.candidates:
         return result
     tags = {fmt.root for fmt in walker.candidates}
@@ -205,6 +213,8 @@ def check_file(
             ),
             rejects=True,
         )
+    if result.file_rejected:  # nothing of it is applied
+        result.kept = None
     return result
 
 
@@ -281,8 +291,13 @@ def schemas_for(fmt: Format) -> tuple[etree.XMLSchema, etree.XMLSchema]:
 class Walker:
     """The state of one pass over a file; the parallel path drives the same object."""
 
-    def __init__(self, result: FileCheck, hooks: Hooks | None, cap: int, file_type: str) -> None:
+    def __init__(
+        self, result: FileCheck, hooks: Hooks | None, cap: int, file_type: str, *, keep: int = 0
+    ) -> None:
         self.result = result
+        self.keep = keep
+        if keep:
+            result.kept = []
         self.hooks = hooks
         self.cap = cap
         self.file_type = file_type
@@ -437,6 +452,12 @@ class Walker:
         rules = self.hooks.record(record, position) if self.hooks is not None else ()
         self.fold(position, structure, record, nested_key_problems(record, elem.tag), rules)
         root.remove(elem)
+        kept = self.result.kept
+        if kept is not None:
+            if position <= self.keep and not self.result.file_rejected:
+                kept.append((position, elem, record))
+            else:  # too many to hold, or nothing of it is applied: not kept at all
+                self.result.kept = None
 
     def begin(self, root: etree._Element) -> None:
         assert self.fmt is not None
@@ -515,6 +536,9 @@ class Walker:
         if self.hooks is not None:
             for problem, rejects in self.hooks.end(self.result.records):
                 self.add(problem, rejects=rejects)
+        if self.result.kept is not None:
+            self.result.root_tag = root.tag
+            self.result.head_elements = {c.tag: c for c in root if c.tag in HEADER_TAGS}
         return False
 
 

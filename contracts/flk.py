@@ -64,6 +64,7 @@ class Environment:
     workers: int = 1  # processes for one large file (contracts.parallel); 1 = in this process
     parallel_min_bytes: int = 16 << 20  # files smaller than this are checked in-process
     parallel_batch_bytes: int = 4 << 20  # records handed to a worker process at a time
+    keep: int = 0  # files of at most this many records hand them back (FileCheck.kept)
 
 
 def check_flk(
@@ -156,7 +157,12 @@ def _check_member(
     )
     with open_member(zf, member, env.limits) as stream:
         checked = check_file(
-            stream, file_type=file_type, base_name=base, hooks=runner, max_problems=env.max_problems
+            stream,
+            file_type=file_type,
+            base_name=base,
+            hooks=runner,
+            max_problems=env.max_problems,
+            keep=env.keep,
         )
     return checked, runner
 

@@ -129,6 +129,11 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
+def in_one_transaction() -> bool:
+    """Whether this thread is inside :func:`one_transaction`."""
+    return _ambient.get() is not None
+
+
 @contextmanager
 def one_transaction() -> Iterator[Session]:
     """One transaction for everything in the block: each :func:`session_scope` opened

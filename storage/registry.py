@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, exists, func, select, update
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from contracts.mek import AcceptedCase, Earlier, EarlierCase, Period, PeriodBook
@@ -162,6 +161,27 @@ def period_book(
     return book
 
 
+def _earlier_by(column: str) -> Any:
+    """The cases of an МО, from other packages, whose ``column`` is one of a list."""
+    case_ = table_of(CareCase)
+    later = case_.alias("later")
+    replaced = exists().where(later.c.replaces == case_.c.id)
+    c = case_.c
+    return select(
+        c.id, c.package_id, c.idcase, c.year, c.month, c.status, replaced,
+        c.enp, c.date_z_1, c.date_z_2, c.profil,
+    ).where(
+        c.code_mo == bindparam("code_mo"),
+        c[column].in_(bindparam("wanted", expanding=True)),
+        c.package_id != bindparam("package_id"),
+    )  # fmt: skip
+
+
+# built once: building them per call cost a register ~2 ms (the aliased subquery)
+_EARLIER_BY_IDCASE = _earlier_by("idcase")
+_EARLIER_BY_ENP = _earlier_by("enp")
+
+
 def earlier_cases(
     session: Session,
     code_mo: str,
@@ -171,30 +191,11 @@ def earlier_cases(
     package_id: int,
 ) -> Earlier:
     """Cases of ``code_mo`` from other packages with these IDCASE or these people."""
-    later = aliased(CareCase)
-    replaced = exists().where(col(later.replaces) == CareCase.id)
-    columns: tuple[Any, ...] = (
-        CareCase.id,
-        CareCase.package_id,
-        CareCase.idcase,
-        CareCase.year,
-        CareCase.month,
-        CareCase.status,
-        replaced,
-        CareCase.enp,
-        CareCase.date_z_1,
-        CareCase.date_z_2,
-        CareCase.profil,
-    )
     earlier = Earlier()
-    for by, values in ((CareCase.idcase, idcases), (CareCase.enp, enps)):
+    for statement, values in ((_EARLIER_BY_IDCASE, idcases), (_EARLIER_BY_ENP, enps)):
         for chunk in in_chunks(values):
             rows = session.execute(
-                select(*columns).where(
-                    col(CareCase.code_mo) == code_mo,
-                    col(by).in_(chunk),
-                    col(CareCase.package_id) != package_id,
-                )
+                statement, {"code_mo": code_mo, "wanted": chunk, "package_id": package_id}
             )
             for case_id, pkg, idcase, year, month, status, gone, enp, z1, z2, profil in rows:
                 earlier.add(

@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from contracts.flk import FlkResult
 from contracts.protocol import Protocol, parse_protocol
 from messages import headers as H
 from messages.subjects import outbound
@@ -55,7 +56,7 @@ IN_FLIGHT = (State.CHECKED, State.APPLYING)
 FIRST_PAUSE_S = 0.005
 LONGEST_PAUSE_S = 0.05  # another process's release is seen within this
 _released = threading.Condition()  # this process's releases wake its waiters at once
-Applier = Callable[[Package, dict[int, str], Settings], Applied]
+Applier = Callable[[Package, dict[int, str], Settings, FlkResult | None], Applied]
 APPLIERS: dict[str, Applier] = {
     "registry": apply_register,
     "erz": apply_erz,
@@ -123,12 +124,13 @@ def apply_package(
     package_id: int,
     *,
     checked: Step | None = None,
-    flk: tuple[Protocol, dict[int, str]] | None = None,
+    flk: FlkResult | None = None,
 ) -> None:
     """Apply a checked package. ``validate``, applying a small package in its own
     delivery, passes ``checked`` — its move of the package to ``checked``, which commits
-    with apply's start (False: the move did not happen, nothing to do) — and ``flk``, the
-    protocol and refused records it just stored, so they are not read back."""
+    with apply's start (False: the move did not happen, nothing to do) — and ``flk``, its
+    FLK result: the protocol and refused records it just stored, so they are not read
+    back, and the files' records when FLK kept them, so they are not parsed again."""
     settings = get_settings()
     attempt = current_attempt()
     started = time.perf_counter()
@@ -149,8 +151,10 @@ def apply_package(
             on_busy(package_id, busy, settings)
             return
     applier = APPLIERS.get(package.kind)
-    with one_transaction() if one_batch(package, settings) else nullcontext():
-        applied = applier(package, refused, settings) if applier else Applied()
+    single = one_batch(package, settings)
+    with one_transaction() if single else nullcontext():
+        parsed = flk if single else None  # kept records are one batch at most
+        applied = applier(package, refused, settings, parsed) if applier else Applied()
         with session_scope() as session:
             if applier is not None:
                 # counted from the rows: a run resumed after a crash skips committed batches
@@ -180,7 +184,7 @@ def apply_package(
 def _start(
     session: Session,
     package_id: int,
-    flk: tuple[Protocol, dict[int, str]] | None,
+    flk: FlkResult | None,
     settings: Settings,
     *,
     attempt: int,
@@ -215,7 +219,10 @@ def _start(
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
         return _Started(package, concluded=concluded)
-    protocol, refused = flk or _flk(session, package_id, base, package.records or 0)
+    if flk is not None:
+        protocol, refused = flk.protocol, flk.refused
+    else:
+        protocol, refused = _flk(session, package_id, base, package.records or 0)
     scope = lease_scope(package)
     # the first try at the scope commits with the start: one transaction fewer
     leased = scope is None or _try_scope(session, scope, package_id, settings)

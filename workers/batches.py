@@ -18,17 +18,23 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
+from contracts.filecheck import FileCheck
 from contracts.filenames import Party, strip_extension
 from contracts.protocol import Problem
 from contracts.reader import RecordReader, declared_encoding
 from contracts.records import Record, to_record
 from omsx.settings import Settings
 from storage.blobs import BlobStore
-from storage.db import session_scope
+from storage.db import in_one_transaction, session_scope
 from storage.models import Package
 from storage.registry import advance, batches_done
 
 Batch = list[tuple[int, Any, Record]]  # (position, element, typed record)
+Records = RecordReader | FileCheck
+"""A file's records for an applier: read again from the stored ZIP, or — validate's
+inline apply of a small package — FLK's own parse, kept in memory (``FileCheck.kept``):
+the same positions, elements and typed records, and the same ``header``,
+``head_elements`` and ``root_tag``."""
 
 
 @dataclass
@@ -91,8 +97,11 @@ class Progress:
         return self.index < self.done
 
     def commit(self, session: Session) -> None:
-        """Count the current batch as committed (call inside its transaction)."""
-        advance(session, self.package_id, self.index + 1)
+        """Count the current batch as committed (call inside its transaction); inside
+        :func:`storage.db.one_transaction` nothing is counted: every batch commits with
+        the package's conclusion, so no run can find some of them committed."""
+        if not in_one_transaction():
+            advance(session, self.package_id, self.index + 1)
 
     def next(self) -> None:
         self.index += 1
@@ -105,8 +114,13 @@ def one_batch(package: Package, settings: Settings) -> bool:
     return (package.records or 0) <= settings.apply_batch
 
 
-def batches(reader: RecordReader, size: int) -> Iterator[Batch]:
+def batches(reader: Records, size: int) -> Iterator[Batch]:
     """The reader's records, typed, ``size`` at a time (the elements are kept too)."""
+    if isinstance(reader, FileCheck):
+        kept = reader.kept or []
+        for start in range(0, len(kept), size):
+            yield kept[start : start + size]
+        return
     batch: Batch = []
     for position, elem in reader:
         batch.append((position, elem, to_record(elem)))
@@ -122,16 +136,17 @@ def each_batch(
     settings: Settings,
     tag: str,
     handle: Callable[[Session, Batch, dict[str, Record]], None],
+    parsed: FileCheck | None = None,
 ) -> None:
     """Every batch of ``tag`` records of the package's main file that no earlier run
     committed: ``handle(session, batch, header)`` runs in the batch's transaction,
-    which also counts the batch as committed."""
+    which also counts the batch as committed. ``parsed``: FLK's check of that file,
+    whose kept records are used instead of reading it again."""
     with opened(BlobStore(settings.blobs).path(package.sha256)) as zf:
         members = members_of(zf, strip_extension(package.file_name))
         with session_scope() as session:
             progress = Progress(session, package)
-        stream, reader = read(zf, members.main, {tag})
-        with stream:
+        with records(zf, members.main, tag, parsed) as reader:
             for batch in batches(reader, settings.apply_batch):
                 if not progress.committed:
                     with session_scope() as session:
@@ -143,3 +158,16 @@ def each_batch(
 def read(zf: zipfile.ZipFile, member: str, tags: set[str]) -> tuple[IO[bytes], RecordReader]:
     stream = zf.open(member)
     return stream, RecordReader(stream, frozenset(tags))
+
+
+@contextmanager
+def records(
+    zf: zipfile.ZipFile, member: str, tag: str, parsed: FileCheck | None
+) -> Iterator[Records]:
+    """The ``tag`` records of ``member``: ``parsed``'s, when FLK kept them, else read."""
+    if parsed is not None and parsed.kept is not None:
+        yield parsed
+        return
+    stream, reader = read(zf, member, {tag})
+    with stream:
+        yield reader

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contracts.flk import FlkResult
 from contracts.mek import sanction_problem
 from contracts.records import Record, items, to_kop
 from omsx.settings import Settings
@@ -43,7 +44,9 @@ def sanction_kind(s_tip: object) -> str:
     return "ekmp" if str(s_tip or "").startswith(EKMP_PREFIX) else "mee"
 
 
-def apply_expert(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
+def apply_expert(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
     assert package.id is not None
     package_id = package.id
     applied = Applied()
@@ -52,7 +55,7 @@ def apply_expert(package: Package, refused: dict[int, str], settings: Settings) 
         smo = str((header.get("ZGLV") or {}).get("SMO") or package.sender_code)
         applied.refused += _sanctions(session, package_id, smo, batch, refused)
 
-    each_batch(package, settings, "ZAP", handle)
+    each_batch(package, settings, "ZAP", handle, parsed.main if parsed else None)
     with session_scope() as session:
         touched = session.exec(
             select(Sanction.case_id, Sanction.invoice_id).where(

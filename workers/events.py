@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete
 from sqlmodel import Session, SQLModel, col, select
 
+from contracts.flk import FlkResult
 from contracts.mek import hosp_reference_problem
 from contracts.records import Record, items, to_kop
 from omsx.settings import Settings
@@ -171,6 +172,8 @@ def _apply(
     settings: Settings,
     tag: str,
     handle: Callable[[_Run, Session, list[tuple[int, Record]], dict[str, Record]], None],
+    *,
+    parsed: FlkResult | None,
 ) -> Applied:
     run = _Run(package, refused)
 
@@ -178,7 +181,7 @@ def _apply(
         handle(run, session, run.live(records), header)
         run.flush(session)
 
-    each_batch(package, settings, tag, batch)
+    each_batch(package, settings, tag, batch, parsed.main if parsed else None)
     return run.finish()
 
 
@@ -205,16 +208,18 @@ def _replace(session: Session, model: type[SQLModel], key: str, rows: list[dict[
 HOSP_TAGS = {"I01": "DIR", "I03": "CANCEL", "I04": "HOSP", "I05": "HOSP", "I06": "DISCH"}
 
 
-def apply_hosp(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
+def apply_hosp(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
     file_type = (package.file_type or "").upper()
     if file_type == "I07":
-        return _apply(package, refused, settings, "PLACES", _beds)
+        return _apply(package, refused, settings, "PLACES", _beds, parsed=parsed)
     handlers = {"I01": _referrals, "I03": _cancellations, "I04": _admissions,
                 "I05": _admissions, "I06": _discharges}  # fmt: skip
     handle = handlers.get(file_type)
     if handle is None:
         return Applied()  # FLK accepts only the types above; nothing else reaches here
-    return _apply(package, refused, settings, HOSP_TAGS[file_type], handle)
+    return _apply(package, refused, settings, HOSP_TAGS[file_type], handle, parsed=parsed)
 
 
 def _patient(rec: Record) -> Record:
@@ -361,8 +366,10 @@ def _beds(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) 
 # ---------------------------------------------------------------- tmk, appeal, schedule
 
 
-def apply_tmk(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
-    return _apply(package, refused, settings, "ZAP", _consultations)
+def apply_tmk(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
+    return _apply(package, refused, settings, "ZAP", _consultations, parsed=parsed)
 
 
 def _consultations(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) -> None:
@@ -396,8 +403,10 @@ def _consultations(run: _Run, session: Session, live: list[tuple[int, Record]], 
     _replace(session, TmkConsult, "id_tmk", rows)
 
 
-def apply_appeal(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
-    return _apply(package, refused, settings, "ZAP", _appeals)
+def apply_appeal(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
+    return _apply(package, refused, settings, "ZAP", _appeals, parsed=parsed)
 
 
 def _appeals(run: _Run, session: Session, live: list[tuple[int, Record]], _h: Any) -> None:
@@ -431,7 +440,9 @@ def _appeals(run: _Run, session: Session, live: list[tuple[int, Record]], _h: An
     _replace(session, Appeal, "id_appeal", rows)
 
 
-def apply_schedule(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
+def apply_schedule(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
     def units(run: _Run, session: Session, live: list[tuple[int, Record]], header: Any) -> None:
         mo = text((header.get("ZGLV") or {}).get("CODE_MO") or run.package.sender_code, 6)
         # the file replaces the МО's schedule: units of other packages go
@@ -447,7 +458,7 @@ def apply_schedule(package: Package, refused: dict[int, str], settings: Settings
                       ref=row["unit_id"], detail=flags)  # fmt: skip
         insert_rows(session, ScheduleUnit, rows)
 
-    return _apply(package, refused, settings, "UNIT", units)
+    return _apply(package, refused, settings, "UNIT", units, parsed=parsed)
 
 
 def _unit(run: _Run, mo: str, rec: Record) -> dict[str, Any]:

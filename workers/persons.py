@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from contracts.flk import FlkResult
 from contracts.mek import Finding, PeriodBook
 from contracts.records import Record
 from omsx.settings import Settings
@@ -102,18 +103,25 @@ class _PeriodRun:
     model: type[Insurance] | type[Attachment]
     tag = ""
 
-    def __init__(self, package: Package, refused: dict[int, str], settings: Settings) -> None:
+    def __init__(
+        self,
+        package: Package,
+        refused: dict[int, str],
+        settings: Settings,
+        parsed: FlkResult | None = None,
+    ) -> None:
         assert package.id is not None
         self.package = package
         self.package_id: int = package.id
         self.refused = refused
         self.settings = settings
+        self.parsed = parsed.main if parsed else None
         self.applied = Applied()
         self.holder = ""
         self.file_date = date.today()
 
     def run(self) -> Applied:
-        each_batch(self.package, self.settings, self.tag, self._handle)
+        each_batch(self.package, self.settings, self.tag, self._handle, self.parsed)
         with session_scope() as session:
             self.applied.problems = record_problems(session, self.package_id)
         return self.applied
@@ -204,9 +212,13 @@ class _AttachRun(_PeriodRun):
         )
 
 
-def apply_erz(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
-    return _ErzRun(package, refused, settings).run()
+def apply_erz(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
+    return _ErzRun(package, refused, settings, parsed).run()
 
 
-def apply_attach(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
-    return _AttachRun(package, refused, settings).run()
+def apply_attach(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
+    return _AttachRun(package, refused, settings, parsed).run()

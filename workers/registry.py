@@ -36,6 +36,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from contracts.filenames import Party, parse_name
+from contracts.flk import FlkResult
 from contracts.forward import ForwardWriter
 from contracts.mek import (
     Finding,
@@ -72,7 +73,7 @@ from workers.batches import (
     members_of,
     one_batch,
     opened,
-    read,
+    records,
 )
 from workers.care_events import Register, case_events
 from workers.persons import person_details, save_persons
@@ -100,7 +101,9 @@ def payer_of(schet: Record, receiver: Party, region: str) -> str:
     return receiver.code if receiver.role == "smo" else region
 
 
-def apply_register(package: Package, refused: dict[int, str], settings: Settings) -> Applied:
+def apply_register(
+    package: Package, refused: dict[int, str], settings: Settings, parsed: FlkResult | None = None
+) -> Applied:
     assert package.id is not None
     name = parse_name(package.file_name)
     path = BlobStore(settings.blobs).path(package.sha256)
@@ -116,16 +119,15 @@ def apply_register(package: Package, refused: dict[int, str], settings: Settings
         )
         try:
             run = _RegisterRun(package, name.receiver, refused, settings, forward)
-            stream, reader = read(zf, members.main, {"ZAP"})
-            with stream:
+            main, personal = (parsed.main, parsed.personal) if parsed else (None, None)
+            with records(zf, members.main, "ZAP", main) as reader:
                 for batch in batches(reader, settings.apply_batch):
                     run.main_batch(batch, reader.header)
                     run.progress.next()
             invoice = run.plan_invoice(reader.header)
             personal_zglv = None
             if members.personal is not None:
-                stream, persons = read(zf, members.personal, {"PERS"})
-                with stream:
+                with records(zf, members.personal, "PERS", personal) as persons:
                     for batch in batches(persons, settings.apply_batch):
                         run.person_batch(batch, persons.header)
                         run.progress.next()

@@ -53,7 +53,7 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def environment(settings: Settings) -> Environment:
+def environment(settings: Settings, *, keep: int = 0) -> Environment:
     return Environment(
         participants=participants.get(),
         refs=directories.get(),
@@ -62,11 +62,13 @@ def environment(settings: Settings) -> Environment:
         limits=limits(settings),
         workers=settings.flk_workers or os.cpu_count() or 1,
         parallel_min_bytes=settings.flk_parallel_min_bytes,
+        keep=keep,
     )
 
 
-def run_flk(package: Package, settings: Settings) -> FlkResult | Problem:
-    """FLK of a stored package; a Problem when even its subject is not one we accept."""
+def run_flk(package: Package, settings: Settings, *, keep: int = 0) -> FlkResult | Problem:
+    """FLK of a stored package; a Problem when even its subject is not one we accept.
+    ``keep``: files of at most this many records hand them back (the inline apply's)."""
     try:
         subject = Subject.parse(package.subject)
     except ContractError as exc:
@@ -80,7 +82,7 @@ def run_flk(package: Package, settings: Settings) -> FlkResult | Problem:
         BlobStore(settings.blobs).path(package.sha256),
         file_name=package.file_name,
         subject=subject,
-        env=environment(settings),
+        env=environment(settings, keep=keep),
     )
 
 
@@ -111,7 +113,8 @@ def validate(package_id: int) -> None:
     assert package is not None
     inline = inline_apply(package, settings)
     started = time.perf_counter()
-    checked = run_flk(package, settings)  # the delivery beats meanwhile (workers.heartbeat)
+    # the delivery beats meanwhile (workers.heartbeat); the inline apply takes the records
+    checked = run_flk(package, settings, keep=settings.apply_batch if inline else 0)
     ms = int((time.perf_counter() - started) * 1000)
     if isinstance(checked, Problem):
         protocol = Protocol.rejected(package_base(package), checked)
@@ -124,7 +127,7 @@ def validate(package_id: int) -> None:
             package_id,
             checked=lambda session: _checked(session, package, flk, attempt=attempt, ms=ms,
                                              hold=True),
-            flk=(flk.protocol, flk.refused),
+            flk=flk,
         )  # fmt: skip
         return
     with session_scope() as session:

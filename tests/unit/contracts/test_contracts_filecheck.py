@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
+
+from lxml import etree
 
 from contracts.filecheck import FileCheck, check_file
+from contracts.reader import RecordReader
+from contracts.records import to_record
 from tests.builders import register
 
 
@@ -70,3 +75,36 @@ def test_an_unsupported_version_is_807_naming_the_supported_ones() -> None:
     result = check(xml)
     assert [(p.oshib, p.im_pol) for p in result.problems] == [("807", "VERSION")]
     assert "3.1, 3.2" in result.problems[0].comment
+
+
+def _read_again(xml: bytes) -> tuple[RecordReader, list[tuple[int, Any]]]:
+    reader = RecordReader(io.BytesIO(xml), {"ZAP"})
+    return reader, list(reader)
+
+
+def test_kept_records_are_what_an_applier_reading_the_file_again_gets() -> None:
+    xml = main_xml(5, seed=3)
+    result = check_file(io.BytesIO(xml), file_type="H", base_name="HM640001S64004_25111", keep=5)
+    again, batch = _read_again(xml)
+    assert result.kept is not None and not result.problems
+    assert [(pos, to_record(elem)) for pos, elem in batch] == [
+        (pos, record) for pos, _elem, record in result.kept
+    ]
+    assert [etree.tostring(elem) for _pos, elem, _rec in result.kept] == [
+        etree.tostring(elem) for _pos, elem in batch
+    ]
+    assert result.header == again.header and result.root_tag == again.root_tag == "ZL_LIST"
+    assert {tag: etree.tostring(e) for tag, e in result.head_elements.items()} == {
+        tag: etree.tostring(e) for tag, e in again.head_elements.items()
+    }
+
+
+def test_records_are_not_kept_beyond_the_limit_nor_from_a_rejected_file() -> None:
+    xml = main_xml(3)
+    base = "HM640001S64004_25111"
+    assert check_file(io.BytesIO(xml), file_type="H", base_name=base, keep=2).kept is None
+    assert check_file(io.BytesIO(xml), file_type="H", base_name=base).kept is None
+    at = xml.index(b"<DS1>", xml.index(b"<N_ZAP>2</N_ZAP>"))
+    broken = xml[: at + 5] + xml[xml.index(b"</DS1>", at) :]
+    rejected = check_file(io.BytesIO(broken), file_type="H", base_name=base, keep=10)
+    assert rejected.file_rejected and rejected.kept is None
