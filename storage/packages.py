@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -41,12 +43,24 @@ _TRANSITION = (
     .where(_PACKAGE.c.id == bindparam("guard_id"))
     .where(_PACKAGE.c.state.in_(bindparam("guard_states", expanding=True)))
 )
+_ENTER = _TRANSITION.returning(*_PACKAGE.c)
 _RECEIPT = table_of(Receipt)
 _FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
     _RECEIPT.c.package_id == bindparam("receipt_package_id")
 )
 _OUTBOX = table_of(Outbox)
 _MARK_PUBLISHED = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("outbox_id"))
+
+
+class _Releases(threading.local):
+    """Packages whose delivery hold this thread's transitions released (the crash guard
+    then has nothing to release: :class:`workers.middleware.CrashGuard`)."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+
+RELEASES = _Releases()
 
 
 @dataclass(frozen=True)
@@ -170,21 +184,48 @@ def transition(
     """
     if target in STAGE_DONE and release:
         values = {"attempts": 0, "held_by": None, "beat_at": None, **values}
+    result = _move(session, _TRANSITION, package_id, source=source, target=target, values=values)
+    moved: bool = result.rowcount == 1
+    if moved:
+        if "held_by" in values and values["held_by"] is None:
+            RELEASES.ids.add(package_id)
+        add_event(session, package_id, stage, outcome or target.value, attempt=attempt,
+                  duration_ms=duration_ms, detail=detail)  # fmt: skip
+    return moved
+
+
+def enter(
+    session: Session,
+    package_id: int,
+    *,
+    source: Iterable[State],
+    target: State,
+    stage: str,
+    attempt: int = 0,
+) -> Package | None:
+    """A stage's start: :func:`transition` into a working state, with the package as the
+    move left it (read by the same statement), or None when the guard is closed."""
+    assert target not in STAGE_DONE
+    row = _move(session, _ENTER, package_id, source=source, target=target, values={})
+    row = row.one_or_none()
+    if row is None:
+        return None
+    add_event(session, package_id, stage, "started", attempt=attempt)
+    return Package(**row._mapping)
+
+
+def _move(
+    session: Session,
+    statement: Any,
+    package_id: int,
+    *,
+    source: Iterable[State],
+    target: State,
+    values: dict[str, object],
+) -> Any:
     guard = {"guard_id": package_id, "guard_states": [s.value for s in source]}
     changes = {"state": target.value, "updated_at": utcnow(), **values}
-    result = session.execute(_TRANSITION, {**guard, **changes})
-    moved: bool = result.rowcount == 1  # type: ignore[attr-defined]
-    if moved:
-        add_event(
-            session,
-            package_id,
-            stage,
-            outcome or target.value,
-            attempt=attempt,
-            duration_ms=duration_ms,
-            detail=detail,
-        )
-    return moved
+    return session.execute(statement, {**guard, **changes})
 
 
 def claim_name(session: Session, package: Package, base_name: str) -> int | None:

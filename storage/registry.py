@@ -353,38 +353,25 @@ def _is(column: Any, value: str) -> Any:
     return case((column == value, 1), else_=0)
 
 
-def refused_records(session: Session, package_id: int) -> int:
-    """How many records of the package the stateful rules refused: each refusal stores
-    its protocol lines (``recordproblem``), FLK's refusals none."""
-    return int(
-        session.execute(
-            select(func.count(func.distinct(col(RecordProblem.pos)))).where(
-                col(RecordProblem.package_id) == package_id
-            )
-        ).scalar_one()
-    )
+_PROBLEM_FIELDS = ("oshib", "comment", "im_pol", "bas_el", "n_zap", "idcase", "sl_id", "id_pac",
+                   "zn_pol")  # fmt: skip
+_PROBLEMS = table_of(RecordProblem)
+_PROBLEMS_OF = (
+    select(_PROBLEMS.c.pos, *(_PROBLEMS.c[name] for name in _PROBLEM_FIELDS))
+    .where(_PROBLEMS.c.package_id == bindparam("problems_of"))
+    .order_by(_PROBLEMS.c.pos, _PROBLEMS.c.id)
+)
 
 
-def record_problems(session: Session, package_id: int) -> list[Problem]:
-    rows = session.execute(
-        select(RecordProblem)
-        .where(col(RecordProblem.package_id) == package_id)
-        .order_by(col(RecordProblem.pos), col(RecordProblem.id))
-    ).scalars()
-    return [
-        Problem(
-            oshib=r.oshib,
-            comment=r.comment,
-            im_pol=r.im_pol,
-            bas_el=r.bas_el,
-            n_zap=r.n_zap,
-            idcase=r.idcase,
-            sl_id=r.sl_id,
-            id_pac=r.id_pac,
-            zn_pol=r.zn_pol,
-        )
-        for r in rows
-    ]
+def record_problems(session: Session, package_id: int) -> tuple[list[Problem], int]:
+    """The stateful rules' protocol lines of the package, and how many of its records
+    they refused: each refusal stores its lines (``recordproblem``), FLK's none."""
+    problems: list[Problem] = []
+    positions: set[int] = set()
+    for pos, *values in session.execute(_PROBLEMS_OF, {"problems_of": package_id}):
+        positions.add(pos)
+        problems.append(Problem(**dict(zip(_PROBLEM_FIELDS, values, strict=True))))
+    return problems, len(positions)
 
 
 def problem_row(package_id: int, pos: int, problem: Problem) -> dict[str, Any]:

@@ -39,8 +39,8 @@ from omsx.logs import get_logger
 from omsx.settings import Settings, get_settings
 from storage.db import one_transaction, session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import add_outbox, claim_name, first_receipt, pending_outbox, transition
-from storage.registry import acquire_lease, refused_records, release_lease
+from storage.packages import add_outbox, claim_name, enter, first_receipt, pending_outbox
+from storage.registry import acquire_lease, release_lease
 from workers.batches import Applied, Forward, one_batch
 from workers.broker import current_attempt, pipeline_actor
 from workers.claims import apply_expert
@@ -156,9 +156,6 @@ def apply_package(
         parsed = flk if single else None  # kept records are one batch at most
         applied = applier(package, refused, settings, parsed) if applier else Applied()
         with session_scope() as session:
-            if applier is not None:
-                # counted from the rows: a run resumed after a crash skips committed batches
-                applied.refused = refused_records(session, package_id)
             concluded = conclude(
                 session,
                 package,
@@ -191,18 +188,10 @@ def _start(
     started: float,
 ) -> _Started | None:
     """Move the package to ``applying`` and claim its name; None if another run has it."""
-    if not transition(
-        session,
-        package_id,
-        source=IN_FLIGHT,
-        target=State.APPLYING,
-        stage="apply",
-        outcome="started",
-        attempt=attempt,
-    ):
+    package = enter(session, package_id, source=IN_FLIGHT, target=State.APPLYING, stage="apply",
+                    attempt=attempt)  # fmt: skip
+    if package is None:
         return None
-    package = session.get(Package, package_id)
-    assert package is not None
     base = package_base(package)
     earlier_id = claim_name(session, package, base)
     if earlier_id is not None and earlier_id != package_id:

@@ -27,7 +27,7 @@ from omsx.settings import Settings
 from storage.blobs import BlobStore
 from storage.db import in_one_transaction, session_scope
 from storage.models import Package
-from storage.registry import advance, batches_done
+from storage.registry import advance, batches_done, record_problems
 
 Batch = list[tuple[int, Any, Record]]  # (position, element, typed record)
 Records = RecordReader | FileCheck
@@ -55,6 +55,12 @@ class Applied:
     problems: list[Problem] = field(default_factory=list)  # stateful-rule lines
     refused: int = 0  # records refused by stateful rules (FLK's are counted already)
     forward: Forward | None = None
+
+    def read_back(self, session: Session, package_id: int) -> Applied:
+        """The lines and the refused count from the stored rows: a run resumed after a
+        crash skipped the batches committed before it, and their rows count too."""
+        self.problems, self.refused = record_problems(session, package_id)
+        return self
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from storage.registry import (
     problem_row,
     recompute_case_sanctions,
     recompute_invoices,
-    record_problems,
     sanction_codes,
 )
 from workers.batches import Applied, Batch, each_batch
@@ -64,7 +63,7 @@ def apply_expert(
         ).all()
         recompute_case_sanctions(session, {case for case, _ in touched})
         recompute_invoices(session, {invoice for _, invoice in touched})
-        applied.problems = record_problems(session, package.id)
+        applied.read_back(session, package.id)
     return applied
 
 

@@ -48,7 +48,7 @@ from storage.events import (
     TmkConsult,
 )
 from storage.models import Package
-from storage.registry import insurance_of, problem_row, record_problems
+from storage.registry import insurance_of, problem_row
 from workers.batches import Applied, Batch, each_batch
 
 M = TypeVar("M", bound=SQLModel)
@@ -162,7 +162,7 @@ class _Run:
 
     def finish(self) -> Applied:
         with session_scope() as session:
-            self.applied.problems = record_problems(session, self.package_id)
+            self.applied.read_back(session, self.package_id)
         return self.applied
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -23,10 +23,33 @@ from omsx.settings import get_settings
 from storage.bulk import table_of
 from storage.db import session_scope
 from storage.models import Package, utcnow
+from storage.packages import RELEASES
 from workers.heartbeat import Beater, alive_window
 
 log = get_logger("workers")
-_PACKAGE = table_of(Package)  # Core statements: no ORM bulk-update work
+_PACKAGE = table_of(Package)  # Core statements, built once: no per-delivery construction
+# count a delivery unless another message's delivery holds the package and still beats
+_COUNT = (
+    update(_PACKAGE)
+    .where(
+        _PACKAGE.c.id == bindparam("package_id"),
+        ~(
+            _PACKAGE.c.held_by.isnot(None)
+            & (_PACKAGE.c.held_by != bindparam("message_id"))
+            & _PACKAGE.c.beat_at.isnot(None)
+            & (_PACKAGE.c.beat_at >= bindparam("alive_since"))
+        ),
+    )
+    .values(attempts=_PACKAGE.c.attempts + 1, held_by=bindparam("message_id"),
+            beat_at=bindparam("now"))
+    .returning(_PACKAGE.c.attempts)
+)  # fmt: skip
+_HOLDER = select(_PACKAGE.c.held_by).where(_PACKAGE.c.id == bindparam("package_id"))
+_RELEASE = (
+    update(_PACKAGE)
+    .where(_PACKAGE.c.id == bindparam("package_id"), _PACKAGE.c.held_by == bindparam("holder"))
+    .values(attempts=0, held_by=None, beat_at=None)
+)
 
 
 class StageLog(Middleware):
@@ -153,6 +176,7 @@ class CrashGuard(Middleware):
         package_id = self._package(message)
         if package_id is None:
             return
+        RELEASES.ids.clear()
         try:
             counted, died = self._count(message, package_id)
         except TransientError as exc:  # the actor meets the outage too, and retries
@@ -180,18 +204,15 @@ class CrashGuard(Middleware):
             self._write_releases(session)
             # another message's delivery; this message's own hold is a retry's (its
             # release was deferred) or a dead worker's (its beat stopped 60 s ago)
-            alive = (
-                _PACKAGE.c.held_by.isnot(None)
-                & (_PACKAGE.c.held_by != message.message_id)
-                & _PACKAGE.c.beat_at.isnot(None)
-                & (_PACKAGE.c.beat_at >= now - alive_window(settings.stage_deadline_s))
-            )
             counted = session.execute(
-                update(_PACKAGE).where(_PACKAGE.c.id == package_id, ~alive)
-                .values(attempts=_PACKAGE.c.attempts + 1, held_by=message.message_id,
-                        beat_at=now)
-                .returning(_PACKAGE.c.attempts)
-            ).scalar_one_or_none()  # fmt: skip
+                _COUNT,
+                {
+                    "package_id": package_id,
+                    "message_id": message.message_id,
+                    "alive_since": now - alive_window(settings.stage_deadline_s),
+                    "now": now,
+                },
+            ).scalar_one_or_none()
             if counted is None and session.get(Package, package_id) is None:
                 return 0, 0
             if counted is not None and counted - 1 >= settings.quarantine_after:
@@ -230,21 +251,22 @@ class CrashGuard(Middleware):
     def _release(session: Session, package_id: int, held_by: str) -> None:
         # mostly the stage's last transition released it already: a read, not a write
         # (on SQLite even an UPDATE that matches nothing waits for the write lock)
-        holder = session.execute(
-            select(_PACKAGE.c.held_by).where(_PACKAGE.c.id == package_id)
-        ).scalar_one_or_none()
+        holder = session.execute(_HOLDER, {"package_id": package_id}).scalar_one_or_none()
         if holder != held_by:
             return
-        session.execute(update(_PACKAGE).where(_PACKAGE.c.id == package_id,
-                                               _PACKAGE.c.held_by == held_by)
-                        .values(attempts=0, held_by=None, beat_at=None))  # fmt: skip
+        session.execute(_RELEASE, {"package_id": package_id, "holder": held_by})
 
-    def _finished(self, message: MessageProxy) -> None:
+    def _finished(self, message: MessageProxy, *, failed: bool) -> None:
         package_id = self._package(message)
         held_by = message.options.pop(self.TAKEN, None)
         if package_id is None or held_by is None:
             return  # not a delivery this guard counted
         self.beater.release(package_id)
+        if not failed and package_id in RELEASES.ids:
+            # the stage's last transition released it, and committed (the actor
+            # returned): it is free, or another delivery's since — nothing to write
+            RELEASES.ids.discard(package_id)
+            return
         try:
             with session_scope() as session:
                 self._release(session, package_id, held_by)
@@ -262,7 +284,7 @@ class CrashGuard(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        self._finished(message)
+        self._finished(message, failed=exception is not None)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         return  # a skipped delivery was not counted, or the package is quarantined

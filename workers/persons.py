@@ -35,7 +35,6 @@ from storage.registry import (
     digest_of,
     period_book,
     problem_row,
-    record_problems,
 )
 from workers.batches import Applied, Batch, each_batch
 
@@ -123,7 +122,7 @@ class _PeriodRun:
     def run(self) -> Applied:
         each_batch(self.package, self.settings, self.tag, self._handle, self.parsed)
         with session_scope() as session:
-            self.applied.problems = record_problems(session, self.package_id)
+            self.applied.read_back(session, self.package_id)
         return self.applied
 
     def _handle(self, session: Session, batch: Batch, header: dict[str, Record]) -> None:

@@ -61,7 +61,6 @@ from storage.registry import (
     insurance_of,
     problem_row,
     recompute_invoices,
-    record_problems,
 )
 from workers.batches import (
     Applied,
@@ -132,7 +131,6 @@ def apply_register(
                         run.person_batch(batch, persons.header)
                         run.progress.next()
                 personal_zglv = persons.head_elements.get("ZGLV")
-            applied.refused = run.refused_here
             if forward.count and not invoice.out_of_region:
                 zipped = forward.finish(
                     reader.root_tag or "ZL_LIST", reader.head_elements, personal_zglv
@@ -146,7 +144,7 @@ def apply_register(
                 if not run.figures_written:
                     recompute_invoices(session, [invoice_id])
                     _mark_complete(session, invoice_id)
-                applied.problems = record_problems(session, package.id)
+                applied.read_back(session, package.id)
         finally:
             forward.close()
     return applied
@@ -223,7 +221,6 @@ class _RegisterRun:
         self.catalogue = load_catalogue()
         self.invoice: Invoiced | None = None
         self.invoice_row: dict[str, Any] = {}
-        self.refused_here = 0
         self.accepted_pacs: dict[str, str | None] = {}  # ID_PAC of accepted cases → ENP
         self.deferred: list[Callable[[Session], None]] | None = (
             [] if one_batch(package, settings) else None
@@ -393,7 +390,6 @@ class _RegisterRun:
                 if findings:
                     reason, variant = findings[0].rule, findings[0].variant
                     problems.extend(problem_row(self.package_id, pos, f.problem) for f in findings)
-                    self.refused_here += 1
                 elif replaced is not None:
                     replaces = replaced.case_id
                     earlier.refused_open.pop(replaced.idcase, None)

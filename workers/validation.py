@@ -34,7 +34,7 @@ from storage.blobs import BlobStore
 from storage.bulk import insert_row, table_of
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import transition
+from storage.packages import enter, transition
 from storage.refs import directories, participants
 from workers.apply import IN_FLIGHT as APPLYING
 from workers.apply import apply, apply_package
@@ -96,16 +96,11 @@ def validate(package_id: int) -> None:
     settings = get_settings()
     attempt = current_attempt()
     with session_scope() as session:
-        entered = transition(
-            session,
-            package_id,
-            source=IN_FLIGHT,
-            target=State.VALIDATING,
-            stage="validate",
-            outcome="started",
-            attempt=attempt,
-        )
-        package = session.get(Package, package_id)
+        package = enter(session, package_id, source=IN_FLIGHT, target=State.VALIDATING,
+                        stage="validate", attempt=attempt)  # fmt: skip
+        entered = package is not None
+        if package is None:
+            package = session.get(Package, package_id)
     if not entered:  # another run concluded it, or it is past this stage
         if package is not None and package.state in APPLYING and inline_apply(package, settings):
             apply_package(package_id)  # this message's inline apply died with its worker
