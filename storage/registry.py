@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, select, update
+from sqlalchemy import BindParameter, bindparam, case, delete, exists, func, select, update
 from sqlmodel import Session, col
 
 from contracts.mek import AcceptedCase, Earlier, EarlierCase, Period, PeriodBook
@@ -131,15 +131,22 @@ def in_chunks(values: Collection[Any], size: int = 5_000) -> Iterable[list[Any]]
         yield items[start : start + size]
 
 
+_WANTED: BindParameter[Any] = bindparam("wanted", expanding=True)  # a chunk of keys (ENP, IDCASE …)
+_INSURANCE = table_of(Insurance)
+_ATTACHMENT = table_of(Attachment)
+_INSURANCE_OF = select(
+    _INSURANCE.c.enp, _INSURANCE.c.smo, _INSURANCE.c.dbeg, _INSURANCE.c.dend
+).where(_INSURANCE.c.enp.in_(_WANTED))
+_PERIODS_OF = {  # (row id, ENP, holder, from, to): the holder is the СМО or the МО
+    model: select(t.c.id, t.c.enp, t.c[holder], t.c.dbeg, t.c.dend).where(t.c.enp.in_(_WANTED))
+    for model, t, holder in ((Insurance, _INSURANCE, "smo"), (Attachment, _ATTACHMENT, "mo"))
+}
+
+
 def insurance_of(session: Session, enps: Collection[str]) -> dict[str, list[Period]]:
     out: dict[str, list[Period]] = {}
     for chunk in in_chunks(enps):
-        rows = session.execute(
-            select(
-                col(Insurance.enp), col(Insurance.smo), col(Insurance.dbeg), col(Insurance.dend)
-            ).where(col(Insurance.enp).in_(chunk))
-        )
-        for enp, smo, dbeg, dend in rows:
+        for enp, smo, dbeg, dend in session.execute(_INSURANCE_OF, {"wanted": chunk}):
             out.setdefault(enp, []).append(Period(smo, dbeg, dend))
     return out
 
@@ -149,14 +156,8 @@ def period_book(
 ) -> PeriodBook:
     """The stored periods of ``enps`` (insurance: holder = СМО, attachment: holder = МО)."""
     book = PeriodBook()
-    holder = Insurance.smo if model is Insurance else Attachment.mo
     for chunk in in_chunks(enps):
-        rows = session.execute(
-            select(
-                col(model.id), col(model.enp), col(holder), col(model.dbeg), col(model.dend)
-            ).where(col(model.enp).in_(chunk))
-        )
-        for row_id, enp, code, dbeg, dend in rows:
+        for row_id, enp, code, dbeg, dend in session.execute(_PERIODS_OF[model], {"wanted": chunk}):
             book.load(enp, Period(code, dbeg, dend), row_id)
     return book
 
@@ -172,7 +173,7 @@ def _earlier_by(column: str) -> Any:
         c.enp, c.date_z_1, c.date_z_2, c.profil,
     ).where(
         c.code_mo == bindparam("code_mo"),
-        c[column].in_(bindparam("wanted", expanding=True)),
+        c[column].in_(_WANTED),
         c.package_id != bindparam("package_id"),
     )  # fmt: skip
 
@@ -217,15 +218,17 @@ def digest_of(details: Mapping[str, Any]) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+_PERSON = table_of(Person)
+_PERSONS = select(
+    _PERSON.c.enp, _PERSON.c.digest, *(_PERSON.c[name] for name in PERSON_FIELDS)
+).where(_PERSON.c.enp.in_(_WANTED))
+
+
 def current_persons(session: Session, enps: Collection[str]) -> dict[str, dict[str, Any]]:
     """The registry's current details (and ``digest``) of those of ``enps`` it knows."""
     out: dict[str, dict[str, Any]] = {}
-    columns = [getattr(Person, name) for name in PERSON_FIELDS]
     for chunk in in_chunks(enps):
-        rows = session.execute(
-            select(col(Person.enp), col(Person.digest), *columns).where(col(Person.enp).in_(chunk))
-        )
-        for enp, digest, *values in rows:
+        for enp, digest, *values in session.execute(_PERSONS, {"wanted": chunk}):
             out[enp] = {"digest": digest, **dict(zip(PERSON_FIELDS, values, strict=True))}
     return out
 
