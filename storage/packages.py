@@ -50,6 +50,13 @@ _FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
 )
 _OUTBOX = table_of(Outbox)
 _MARK_PUBLISHED = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("outbox_id"))
+_PENDING = (
+    _OUTBOX.select()
+    .where(_OUTBOX.c.published_at.is_(None))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("pending_limit"))
+)
+_PENDING_OF = _PENDING.where(_OUTBOX.c.package_id == bindparam("pending_of"))
 
 
 class _Releases(threading.local):
@@ -275,10 +282,12 @@ def add_outbox(
 def pending_outbox(
     session: Session, package_id: int | None = None, limit: int = 100
 ) -> list[Outbox]:
-    stmt = select(Outbox).where(col(Outbox.published_at).is_(None))
-    if package_id is not None:
-        stmt = stmt.where(Outbox.package_id == package_id)
-    return list(session.exec(stmt.order_by(col(Outbox.id)).limit(limit)).all())
+    """Unpublished rows, oldest first: the package's, or any."""
+    if package_id is None:
+        rows = session.execute(_PENDING, {"pending_limit": limit})
+    else:
+        rows = session.execute(_PENDING_OF, {"pending_of": package_id, "pending_limit": limit})
+    return [Outbox(**row._mapping) for row in rows]
 
 
 def mark_published(session: Session, outbox_id: int, at: datetime | None = None) -> None:

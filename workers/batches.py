@@ -91,11 +91,22 @@ def encoding_of(zf: zipfile.ZipFile, member: str) -> str:
 class Progress:
     """Batches of one package: which are committed already, and advancing the count."""
 
-    def __init__(self, session: Session, package: Package) -> None:
+    def __init__(self, package: Package, done: int) -> None:
         assert package.id is not None
         self.package_id = package.id
-        self.done = batches_done(session, package.id)
+        self.done = done
         self.index = 0  # the batch being handled
+
+    @classmethod
+    def of(cls, package: Package, parsed: FileCheck | None) -> Progress:
+        """The package's progress as stored; none when ``parsed`` records are handed over:
+        they come only with validate's inline apply, whose start committed with the
+        package's move to ``checked`` — no apply ran before it to leave any."""
+        if parsed is not None and parsed.kept is not None:
+            return cls(package, 0)
+        assert package.id is not None
+        with session_scope() as session:
+            return cls(package, batches_done(session, package.id))
 
     @property
     def committed(self) -> bool:
@@ -150,8 +161,7 @@ def each_batch(
     whose kept records are used instead of reading it again."""
     with opened(BlobStore(settings.blobs).path(package.sha256)) as zf:
         members = members_of(zf, strip_extension(package.file_name))
-        with session_scope() as session:
-            progress = Progress(session, package)
+        progress = Progress.of(package, parsed)
         with records(zf, members.main, tag, parsed) as reader:
             for batch in batches(reader, settings.apply_batch):
                 if not progress.committed:

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from contracts.filecheck import FileCheck
 from contracts.filenames import Party, parse_name
 from contracts.flk import FlkResult
 from contracts.forward import ForwardWriter
@@ -117,8 +118,8 @@ def apply_register(
             encoding=encoding,
         )
         try:
-            run = _RegisterRun(package, name.receiver, refused, settings, forward)
             main, personal = (parsed.main, parsed.personal) if parsed else (None, None)
+            run = _RegisterRun(package, name.receiver, refused, settings, forward, parsed=main)
             with records(zf, members.main, "ZAP", main) as reader:
                 for batch in batches(reader, settings.apply_batch):
                     run.main_batch(batch, reader.header)
@@ -210,6 +211,8 @@ class _RegisterRun:
         refused: dict[int, str],
         settings: Settings,
         forward: ForwardWriter,
+        *,
+        parsed: FileCheck | None,
     ) -> None:
         assert package.id is not None
         self.package = package
@@ -227,8 +230,7 @@ class _RegisterRun:
         )
         self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
         self.figures_written = False
-        with session_scope() as session:
-            self.progress = Progress(session, package)
+        self.progress = Progress.of(package, parsed)
 
     def _write(self, session: Session | None, write: Callable[[Session], None]) -> None:
         """Write now, in ``session`` (with the batch's progress), or at the end."""
