@@ -160,29 +160,48 @@ def converter(tag: str) -> Callable[[str], Any] | None:
 
 
 _Spec = tuple[Callable[[str], Any] | None, bool]  # (converter, repeated)
-_SPECS: dict[tuple[str, str], _Spec] = {}
 _MAX_SPECS = 10_000  # the formats have ~1,000 (parent, tag) pairs; hostile files, any number
 
 
-def _spec(parent: str, tag: str) -> _Spec:
-    spec = (converter(tag), tag in REPEATED or (parent, tag) in REPEATED_UNDER)
-    if len(_SPECS) < _MAX_SPECS:  # the cache lives as long as the worker: keep it bounded
-        _SPECS[(parent, tag)] = spec
-    return spec
+class _Specs(dict[str, dict[str, _Spec]]):
+    """Parent tag → child tag → spec, at most :data:`_MAX_SPECS` parents and specs in all:
+    the cache lives as long as the worker, and a hostile file may bring any number of tags."""
+
+    held = 0
+
+    def parent(self, tag: str) -> dict[str, _Spec]:
+        if self.held >= _MAX_SPECS:
+            return {}
+        self.held += 1
+        return self.setdefault(tag, {})
+
+    def add(self, specs: dict[str, _Spec], parent: str, tag: str) -> _Spec:
+        spec = (converter(tag), tag in REPEATED or (parent, tag) in REPEATED_UNDER)
+        if self.held < _MAX_SPECS:
+            specs[tag] = spec
+            self.held += 1
+        return spec
+
+
+_SPECS = _Specs()
 
 
 def to_record(element: etree._Element) -> Record:
     """The element's children as a typed dict (see the module docstring)."""
     out: Record = {}
     parent = element.tag
+    cache = _SPECS
+    specs = cache.get(parent)
+    if specs is None:
+        specs = cache.parent(parent)
     for child in element:
         tag = child.tag
-        try:
-            conv, repeated = _SPECS[(parent, tag)]
-        except KeyError:
+        spec = specs.get(tag)
+        if spec is None:
             if not isinstance(tag, str):  # comments, processing instructions
                 continue
-            conv, repeated = _spec(parent, tag)
+            spec = cache.add(specs, parent, tag)
+        conv, repeated = spec
         if len(child):
             value: Any = to_record(child)
         else:
@@ -193,7 +212,11 @@ def to_record(element: etree._Element) -> Record:
                 text = text.strip()
                 value = conv(text) if conv is not None and text else text
         if repeated:
-            out.setdefault(tag, []).append(value)
+            values = out.get(tag)
+            if values is None:
+                out[tag] = [value]
+            else:
+                values.append(value)
         else:
             out[tag] = value
     return out
