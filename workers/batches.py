@@ -3,8 +3,9 @@ in batches, and a progress counter that makes a re-run skip what is committed.
 
 Each batch is one transaction holding its rows and the advanced counter together, so
 after a crash the next run starts at the first batch that did not commit. Batch
-boundaries depend only on the file and the batch size, which a re-run keeps (the size
-is stored with the progress the first time).
+boundaries depend only on the file and the batch size (``OMSX_APPLY_BATCH``): the
+progress counts batches, not records, so the size must not change while a package is
+half-applied.
 """
 
 from __future__ import annotations
