@@ -213,8 +213,8 @@ def enter(
     """A stage's start: :func:`transition` into a working state, with the package as the
     move left it (read by the same statement), or None when the guard is closed."""
     assert target not in STAGE_DONE
-    row = _move(session, _ENTER, package_id, source=source, target=target, values={})
-    row = row.one_or_none()
+    moved = _move(session, _ENTER, package_id, source=source, target=target, values={})
+    row = moved.one_or_none()
     if row is None:
         return None
     add_event(session, package_id, stage, "started", attempt=attempt)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 from sqlmodel import Session
 
@@ -103,7 +103,7 @@ class Progress:
         """The package's progress as stored; none when ``parsed`` records are handed over:
         they come only with validate's inline apply, whose start committed with the
         package's move to ``checked`` — no apply ran before it to leave any."""
-        if parsed is not None and parsed.kept is not None:
+        if handed_over(parsed):
             return cls(package, 0)
         assert package.id is not None
         with session_scope() as session:
@@ -160,16 +160,14 @@ def each_batch(
     committed: ``handle(session, batch, header)`` runs in the batch's transaction,
     which also counts the batch as committed. ``parsed``: FLK's check of that file,
     whose kept records are used instead of reading it again."""
-    with opened(BlobStore(settings.blobs).path(package.sha256)) as zf:
-        members = members_of(zf, strip_extension(package.file_name))
-        progress = Progress.of(package, parsed)
-        with records(zf, members.main, tag, parsed) as reader:
-            for batch in batches(reader, settings.apply_batch):
-                if not progress.committed:
-                    with session_scope() as session:
-                        handle(session, batch, reader.header)
-                        progress.commit(session)
-                progress.next()
+    progress = Progress.of(package, parsed)
+    with main_records(package, settings, tag, parsed) as reader:
+        for batch in batches(reader, settings.apply_batch):
+            if not progress.committed:
+                with session_scope() as session:
+                    handle(session, batch, reader.header)
+                    progress.commit(session)
+            progress.next()
 
 
 def read(zf: zipfile.ZipFile, member: str, tags: set[str]) -> tuple[IO[bytes], RecordReader]:
@@ -177,14 +175,34 @@ def read(zf: zipfile.ZipFile, member: str, tags: set[str]) -> tuple[IO[bytes], R
     return stream, RecordReader(stream, frozenset(tags))
 
 
+def handed_over(parsed: FileCheck | None) -> TypeGuard[FileCheck]:
+    """Whether FLK kept the file's records for this apply (validate's inline apply)."""
+    return parsed is not None and parsed.kept is not None
+
+
 @contextmanager
 def records(
     zf: zipfile.ZipFile, member: str, tag: str, parsed: FileCheck | None
 ) -> Iterator[Records]:
     """The ``tag`` records of ``member``: ``parsed``'s, when FLK kept them, else read."""
-    if parsed is not None and parsed.kept is not None:
+    if handed_over(parsed):
         yield parsed
         return
     stream, reader = read(zf, member, {tag})
     with stream:
         yield reader
+
+
+@contextmanager
+def main_records(
+    package: Package, settings: Settings, tag: str, parsed: FileCheck | None
+) -> Iterator[Records]:
+    """The ``tag`` records of the package's main file: ``parsed``'s, when FLK kept them
+    (the stored ZIP is not even opened), else read from it."""
+    if handed_over(parsed):
+        yield parsed
+        return
+    with opened(BlobStore(settings.blobs).path(package.sha256)) as zf:
+        members = members_of(zf, strip_extension(package.file_name))
+        with records(zf, members.main, tag, None) as reader:
+            yield reader

@@ -52,7 +52,7 @@ def apply_expert(
 
     def handle(session: Session, batch: Batch, header: dict[str, Record]) -> None:
         smo = str((header.get("ZGLV") or {}).get("SMO") or package.sender_code)
-        applied.refused += _sanctions(session, package_id, smo, batch, refused)
+        _sanctions(session, package_id, smo, batch, refused)
 
     each_batch(package, settings, "ZAP", handle, parsed.main if parsed else None)
     with session_scope() as session:
@@ -69,7 +69,7 @@ def apply_expert(
 
 def _sanctions(
     session: Session, package_id: int, smo: str, batch: Batch, refused: dict[int, str]
-) -> int:
+) -> None:
     live = [(pos, rec) for pos, _elem, rec in batch if pos not in refused]
     keys = {(str(rec.get("CODE_MO") or ""), str(rec.get("IDCASE") or "")) for _p, rec in live}
     cases = accepted_for_sanctions(session, keys)
@@ -78,7 +78,6 @@ def _sanctions(
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    refused_here = 0
     for pos, zap in live:
         case = cases.get((str(zap.get("CODE_MO") or ""), str(zap.get("IDCASE") or "")))
         sanks: list[Record] = items(zap, "SANK")
@@ -91,7 +90,6 @@ def _sanctions(
         if finding is not None or case is None:  # sanction_problem speaks whenever case is None
             if finding is not None:
                 problems.append(problem_row(package_id, pos, finding.problem))
-            refused_here += 1
             continue
         pending[case.case_id] = pending.get(case.case_id, 0) + new_kop
         for n, sank in enumerate(sanks, 1):
@@ -119,4 +117,3 @@ def _sanctions(
     insert_rows(session, Sanction, rows)
     insert_rows(session, RecordProblem, problems)
     insert_rows(session, Event, events)
-    return refused_here

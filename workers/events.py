@@ -152,7 +152,6 @@ class _Run:
         # hosp records have no N_ZAP: the protocol names them by position, as FLK does
         problem = replace(finding.problem, n_zap=str(pos))
         self.problems.append(problem_row(self.package_id, pos, problem))
-        self.applied.refused += 1
 
     def flush(self, session: Session) -> None:
         with_insurer(session, self.events)

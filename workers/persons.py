@@ -145,7 +145,6 @@ class _PeriodRun:
             finding = self.decide(book, record)
             if finding is not None:
                 problems.append(problem_row(self.package_id, pos, finding.problem))
-                self.applied.refused += 1
             elif isinstance(record.get("ENP"), str):
                 details[record["ENP"]] = person_details(record)
         save_persons(session, self.package_id, self.source, self.file_date, details)
