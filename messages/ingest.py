@@ -14,6 +14,7 @@ answered with 805 naming the first receipt, and nothing else happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import DigestMismatchError, ObjectNotFoundError
+from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
 
 from contracts.protocol import Code, Problem, Protocol
 from messages import headers as H
@@ -48,6 +49,7 @@ from workers.validation import validate
 
 log = get_logger("messages.ingest")
 NAK_DELAY_S = 5.0
+PULL_RETRY_S = 1.0  # pause after JetStream failed a pull (restart, election, reconnect)
 OBJECT_PROBLEMS = {
     ObjectNotFoundError: "Объект пакета не найден в хранилище OMS_PACKAGES",
     DigestMismatchError: "Объект пакета в OMS_PACKAGES повреждён (не совпал его дайджест)",
@@ -81,9 +83,10 @@ class Ingest:
         self.js: JetStreamContext = nc.jetstream(timeout=10)
         self.blobs = BlobStore(settings.blobs)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        """The durable pull consumer, created (with the streams) when missing."""
         await provision(self.js, self.settings)
-        sub = await self.js.pull_subscribe(
+        return await self.js.pull_subscribe(
             IN_ALL,
             durable=self.settings.ingest_durable,
             stream=IN_STREAM,
@@ -95,6 +98,13 @@ class Ingest:
                 max_ack_pending=max(1000, self.settings.ingest_batch * 4),
             ),
         )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull and store until ``stop``. JetStream failing a pull does not end the run
+        (a server restarting or a leader being elected answers 503, a dropped connection
+        fails the pull until the client reconnects): it is logged and the pull tried
+        again after a pause; a consumer deleted by mistake is created again."""
+        sub = await self.subscribe()
         log.info("ingest.started", durable=self.settings.ingest_durable)
         try:
             while not stop.is_set():
@@ -102,10 +112,42 @@ class Ingest:
                     msgs = await sub.fetch(self.settings.ingest_batch, timeout=1)
                 except (NatsTimeout, TimeoutError):
                     continue
+                except NatsError as exc:
+                    sub = await self.recover(sub, exc, stop)
+                    continue
                 await self.handle_all(msgs)
         finally:
             await sub.unsubscribe()
         log.info("ingest.stopped")
+
+    async def recover(
+        self, sub: JetStreamContext.PullSubscription, exc: NatsError, stop: asyncio.Event
+    ) -> JetStreamContext.PullSubscription:
+        """After a failed pull: wait a moment (or until ``stop``), then the same
+        subscription, or a new one when the consumer is gone (a pull on a deleted
+        consumer is answered 503 too, as while JetStream is away: asked to tell)."""
+        log.warning("ingest.pull_failed", error=type(exc).__name__, detail=str(exc)[:200],
+                    retry_in_s=PULL_RETRY_S)  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PULL_RETRY_S)
+        if stop.is_set():
+            return sub
+        try:
+            await self.js.consumer_info(IN_STREAM, self.settings.ingest_durable)
+            return sub  # there: JetStream was away, and the same pull goes on
+        except NotFoundError:
+            pass
+        except (NatsError, TimeoutError):  # JetStream still away: the next pull retries
+            return sub
+        try:
+            fresh = await self.subscribe()
+        except (NatsError, TimeoutError) as again:
+            log.warning("ingest.resubscribe_failed", error=type(again).__name__)
+            return sub
+        with contextlib.suppress(NatsError):
+            await sub.unsubscribe()
+        log.info("ingest.resubscribed", durable=self.settings.ingest_durable)
+        return fresh
 
     async def handle_all(self, msgs: list[Msg]) -> None:
         """Store a pull's messages, ``ingest_concurrency`` at a time: one waits for the
@@ -133,10 +175,15 @@ class Ingest:
             if self.settings.fault_pause_before_ack_s:
                 log.warning("ingest.paused_before_ack", package_id=outcome.package.id, seq=seq)
                 await asyncio.sleep(self.settings.fault_pause_before_ack_s)
-            await msg.ack()
         except TransientError as exc:
             log.warning("ingest.retry_later", seq=seq, error=type(exc).__name__, detail=str(exc))
-            await msg.nak(delay=NAK_DELAY_S)
+            await _nak(msg, seq)
+            return
+        try:
+            await msg.ack()
+        except NatsError as exc:  # stored; the message comes back and is known by its seq
+            log.warning("ingest.ack_failed", seq=seq, error=type(exc).__name__,
+                        note="redelivered after the ack wait, stored once")  # fmt: skip
             return
         ms = round((loop.time() - started) * 1000, 1)
         log.info(
@@ -274,6 +321,14 @@ class Ingest:
                 publish_protocols.send(package_id)
         except (redis.RedisError, dramatiq.errors.ConnectionError) as exc:
             raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc
+
+
+async def _nak(msg: Msg, seq: int) -> None:
+    """Nak a message; if that fails too, it comes back after the ack wait anyway."""
+    try:
+        await msg.nak(delay=NAK_DELAY_S)
+    except NatsError as exc:
+        log.warning("ingest.nak_failed", seq=seq, error=type(exc).__name__)
 
 
 def _outcome_name(outcome: ReceiptOutcome) -> str:

@@ -23,6 +23,7 @@ from typing import Final
 from contracts.refs.model import CodeLike, Directory, Entry
 
 NAME = "M001"
+LOOKUPS = 16384  # codes remembered by lookup(): more than ICD-10 has, a bound for junk
 _PLACEHOLDER = "Emergency use of"
 
 # WHO updates of 2020–2021 adopted in Russia (letters of Минздрав России 2020–2021);
@@ -77,11 +78,7 @@ class Icd10(Directory):
         )
 
     def lookup(self, code: CodeLike) -> Sequence[Entry]:
-        key = normalize(code)
-        if key in SUPPLEMENT:
-            return (Entry(key, SUPPLEMENT[key]),)
-        description = _description(key)
-        return () if description is None else (Entry(key, description),)
+        return _lookup(normalize(code))
 
     def __iter__(self) -> Iterator[Entry]:
         icd = _icd()
@@ -93,6 +90,17 @@ class Icd10(Directory):
 
     def __len__(self) -> int:
         return _count()
+
+
+@functools.lru_cache(maxsize=LOOKUPS)
+def _lookup(key: str) -> tuple[Entry, ...]:
+    """The rows of a normalized code; remembered, since FLK asks for every diagnosis of
+    every case (a register names few distinct codes; unknown ones are remembered too,
+    within the bound)."""
+    if key in SUPPLEMENT:
+        return (Entry(key, SUPPLEMENT[key]),)
+    description = _description(key)
+    return () if description is None else (Entry(key, description),)
 
 
 def _description(code: str) -> str | None:

@@ -104,6 +104,9 @@ async def test_every_acknowledged_publish_gets_one_protocol_across_a_nats_restar
                 timeout=240,
             )  # fmt: skip
         t_done = time.monotonic()
+        # a pull answered 503 while JetStream came back once ended an ingest process
+        codes = {name: hub.procs[name].poll() for name in ("ingest", "ingest-2")}
+        exited = {name: code for name, code in codes.items() if code is not None}
         outs = await out_messages(hub.nats.url)
         per_package = protocols_per_package(outs)
         states = dict(hub.sql("SELECT state, count(*) FROM package GROUP BY state"))
@@ -130,6 +133,7 @@ async def test_every_acknowledged_publish_gets_one_protocol_across_a_nats_restar
         f"  timings: setup {t_publish - t0:.1f} s, publishing {t_published - t_publish:.1f} s,"
         f" all answered {t_done - t_publish:.1f} s"
     )
+    assert not exited, f"ingest processes exited across the restart: {exited}"
     assert len(ids) == PACKAGES
     assert all(n == 1 for n in mine.values()), {s: n for s, n in mine.items() if n != 1}
     assert sum(per_package.values()) == len(ids) + 4  # and the erz packages'
