@@ -2,10 +2,10 @@
 
 For each message: the bytes (inline, or from OMS_PACKAGES with their SHA-256
 checked) go to the blob store and are fsynced; the ``Package`` row, its ``Receipt``
-and its first timeline event commit in one transaction; the validation actor is
-enqueued with the package id; only then is the message acknowledged. A crash at any
-point before the ack means redelivery, and a redelivered message (same stream
-sequence) never creates a second package or receipt.
+and its first timeline event commit in one transaction (with the other receipts of the
+same pull); the validation actor is enqueued with the package id; only then is the
+message acknowledged. A crash at any point before the ack means redelivery, and a
+redelivered message (same stream sequence) never creates a second package or receipt.
 
 A new message carrying bytes already received is a duplicate receipt: it is
 answered with 805 naming the first receipt, and nothing else happens.
@@ -29,6 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
+from sqlmodel import Session
 
 from contracts.protocol import Code, Problem, Protocol
 from messages import headers as H
@@ -150,50 +151,53 @@ class Ingest:
         return fresh
 
     async def handle_all(self, msgs: list[Msg]) -> None:
-        """Store a pull's messages, ``ingest_concurrency`` at a time: one waits for the
-        disk or the database while another is hashed. Each is acked alone when stored
-        (the order of acks does not matter: every message is acked explicitly)."""
+        """Store a pull's messages: their bytes ``ingest_concurrency`` at a time (one
+        waits for the disk while another is hashed), then every receipt in one
+        transaction — one turn at the database's write lock for the pull, not one per
+        message — then each package is handed over and its message acked (in any order:
+        every message is acked explicitly). A message whose bytes could not be stored,
+        or whose hand-over failed, is nak'ed alone; the database failing naks the pull."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         slots = asyncio.Semaphore(self.settings.ingest_concurrency)
+        arrived: list[tuple[Msg, Arrival]] = []
 
-        async def one(msg: Msg) -> None:
+        async def receive(msg: Msg) -> None:
             async with slots:
-                await self.handle(msg)
+                try:
+                    arrived.append((msg, await self.receive(msg)))
+                except TransientError as exc:
+                    await _retry_later(msg, exc)
 
         async with asyncio.TaskGroup() as group:
             for msg in msgs:
-                group.create_task(one(msg))
-
-    async def handle(self, msg: Msg) -> None:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        seq = msg.metadata.sequence.stream
+                group.create_task(receive(msg))
+        if not arrived:
+            return
         try:
-            arrival = await self.receive(msg)
-            outcome, follow = await asyncio.to_thread(self.store, arrival)
-            assert outcome.package.id is not None
-            await asyncio.to_thread(self.hand_over, outcome.package.id, follow)
-            if self.settings.fault_pause_before_ack_s:
-                log.warning("ingest.paused_before_ack", package_id=outcome.package.id, seq=seq)
-                await asyncio.sleep(self.settings.fault_pause_before_ack_s)
+            stored = await asyncio.to_thread(self.store_all, [a for _, a in arrived])
         except TransientError as exc:
-            log.warning("ingest.retry_later", seq=seq, error=type(exc).__name__, detail=str(exc))
-            await _nak(msg, seq)
+            for msg, _ in arrived:
+                await _retry_later(msg, exc)
             return
-        try:
-            await msg.ack()
-        except NatsError as exc:  # stored; the message comes back and is known by its seq
-            log.warning("ingest.ack_failed", seq=seq, error=type(exc).__name__,
-                        note="redelivered after the ack wait, stored once")  # fmt: skip
-            return
-        ms = round((loop.time() - started) * 1000, 1)
-        log.info(
-            "message.processed",
-            stage="ingest",
-            package_id=outcome.package.id,
-            seq=seq,
-            outcome=_outcome_name(outcome),
-            duration_ms=ms,
-        )
+        failed = await asyncio.to_thread(self.hand_over_all, stored)
+        if self.settings.fault_pause_before_ack_s:
+            log.warning("ingest.paused_before_ack", messages=len(arrived))
+            await asyncio.sleep(self.settings.fault_pause_before_ack_s)
+        for i, ((msg, arrival), (outcome, _)) in enumerate(zip(arrived, stored, strict=True)):
+            handover = failed.get(i)
+            if handover is not None:
+                await _retry_later(msg, handover)
+                continue
+            try:
+                await msg.ack()
+            except NatsError as exc:  # stored; the message comes back and is known by its seq
+                log.warning("ingest.ack_failed", seq=arrival.stream_seq, error=type(exc).__name__,
+                            note="redelivered after the ack wait, stored once")  # fmt: skip
+                continue
+            log.info("message.processed", stage="ingest", package_id=outcome.package.id,
+                     seq=arrival.stream_seq, outcome=_outcome_name(outcome),
+                     duration_ms=round((loop.time() - started) * 1000, 1))  # fmt: skip
 
     async def receive(self, msg: Msg) -> Arrival:
         headers = msg.headers or {}
@@ -266,49 +270,70 @@ class Ingest:
         return Arrival(subject, seq, file_name, key, 0, transport_problem=problem)
 
     def store(self, arrival: Arrival) -> tuple[ReceiptOutcome, tuple[str, ...]]:
-        """Commit the receipt; returns it with the stages to hand the package to next
-        ("validate", "reply", both or none), decided from the state this transaction read."""
-        role, code, kind = subject_parts(arrival.subject)
+        """Commit one receipt (see :meth:`store_all`)."""
+        return self.store_all([arrival])[0]
+
+    def store_all(self, arrivals: list[Arrival]) -> list[tuple[ReceiptOutcome, tuple[str, ...]]]:
+        """Commit the receipts, in one transaction; returns each with the stages to hand
+        its package to next ("validate", "reply", both or none), decided from the state
+        this transaction read."""
         with session_scope() as session:
-            outcome = record_receipt(
-                session,
-                sha256=arrival.sha256,
-                stream_seq=arrival.stream_seq,
-                subject=arrival.subject,
-                file_name=arrival.file_name,
-                size=arrival.size,
-                sender_role=role,
-                sender_code=code,
-                kind=kind,
+            return [self._store(session, arrival) for arrival in arrivals]
+
+    @staticmethod
+    def _store(session: Session, arrival: Arrival) -> tuple[ReceiptOutcome, tuple[str, ...]]:
+        role, code, kind = subject_parts(arrival.subject)
+        outcome = record_receipt(
+            session,
+            sha256=arrival.sha256,
+            stream_seq=arrival.stream_seq,
+            subject=arrival.subject,
+            file_name=arrival.file_name,
+            size=arrival.size,
+            sender_role=role,
+            sender_code=code,
+            kind=kind,
+        )
+        package = outcome.package
+        waiting = package.state == State.RECEIVED
+        if arrival.transport_problem is not None:
+            if outcome.created:
+                protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
+                conclude(
+                    session,
+                    package,
+                    protocol,
+                    source=(State.RECEIVED,),
+                    target=State.REJECTED,
+                    stage="ingest",
+                )
+            return outcome, ("reply",)
+        if outcome.duplicate:
+            assert package.id is not None
+            protocol = duplicate_of(
+                package, package, first_receipt(session, package.id), same_bytes=True
             )
-            package = outcome.package
-            waiting = package.state == State.RECEIVED
-            if arrival.transport_problem is not None:
-                if outcome.created:
-                    protocol = Protocol.rejected(package_base(package), arrival.transport_problem)
-                    conclude(
-                        session,
-                        package,
-                        protocol,
-                        source=(State.RECEIVED,),
-                        target=State.REJECTED,
-                        stage="ingest",
-                    )
-                return outcome, ("reply",)
-            if outcome.duplicate:
-                assert package.id is not None
-                protocol = duplicate_of(
-                    package, package, first_receipt(session, package.id), same_bytes=True
-                )
-                queue_protocol(
-                    session, package, protocol, receipt_seq=arrival.stream_seq, repeat=True
-                )
+            queue_protocol(session, package, protocol, receipt_seq=arrival.stream_seq, repeat=True)
         # a package still waiting for validation (new, or stored before a crash) goes on;
         # a repeat owes its 805 now: the state read above may be stale by the time this
         # commits (the first package concluded and published meanwhile), and the reply
         # publishes whatever of the package's outbox is pending, once
         stages = ("validate",) if waiting else ()
         return outcome, (*stages, "reply") if outcome.duplicate else stages
+
+    @classmethod
+    def hand_over_all(
+        cls, stored: list[tuple[ReceiptOutcome, tuple[str, ...]]]
+    ) -> dict[int, TransientError]:
+        """Hand each stored package over; the failures, by their place in ``stored``."""
+        failed: dict[int, TransientError] = {}
+        for i, (outcome, follow) in enumerate(stored):
+            assert outcome.package.id is not None
+            try:
+                cls.hand_over(outcome.package.id, follow)
+            except TransientError as exc:
+                failed[i] = exc
+        return failed
 
     @staticmethod
     def hand_over(package_id: int, follow: tuple[str, ...]) -> None:
@@ -323,12 +348,15 @@ class Ingest:
             raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc
 
 
-async def _nak(msg: Msg, seq: int) -> None:
-    """Nak a message; if that fails too, it comes back after the ack wait anyway."""
+async def _retry_later(msg: Msg, exc: TransientError) -> None:
+    """Nak a message that met an outage; if the nak fails too, it comes back after the
+    ack wait anyway."""
+    seq = msg.metadata.sequence.stream
+    log.warning("ingest.retry_later", seq=seq, error=type(exc).__name__, detail=str(exc))
     try:
         await msg.nak(delay=NAK_DELAY_S)
-    except NatsError as exc:
-        log.warning("ingest.nak_failed", seq=seq, error=type(exc).__name__)
+    except NatsError as failed:
+        log.warning("ingest.nak_failed", seq=seq, error=type(failed).__name__)
 
 
 def _outcome_name(outcome: ReceiptOutcome) -> str:
