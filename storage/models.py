@@ -95,6 +95,9 @@ class Package(SQLModel, table=True):
     state: str = Field(default=State.RECEIVED, max_length=16)
     result: str | None = Field(default=None, max_length=1)
     records: int | None = None  # records in the main file, counted at validation
+    # the records per batch its apply commits, pinned at its first apply start
+    # (workers.batches.batch_size): a changed OMSX_APPLY_BATCH leaves it alone
+    apply_batch: int | None = None
     n_acc: int | None = None
     n_rej: int | None = None
     attempts: int = 0  # deliveries in a row that died (workers.middleware.CrashGuard)

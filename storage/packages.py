@@ -44,6 +44,9 @@ _TRANSITION = (
     .where(_PACKAGE.c.state.in_(bindparam("guard_states", expanding=True)))
 )
 _ENTER = _TRANSITION.returning(*_PACKAGE.c)
+_ENTER_PINNING = _TRANSITION.values(
+    apply_batch=func.coalesce(_PACKAGE.c.apply_batch, bindparam("pin_batch"))
+).returning(*_PACKAGE.c)
 _RECEIPT = table_of(Receipt)
 _FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
     _RECEIPT.c.package_id == bindparam("receipt_package_id")
@@ -209,11 +212,17 @@ def enter(
     target: State,
     stage: str,
     attempt: int = 0,
+    pin_batch: int | None = None,
 ) -> Package | None:
     """A stage's start: :func:`transition` into a working state, with the package as the
-    move left it (read by the same statement), or None when the guard is closed."""
+    move left it (read by the same statement), or None when the guard is closed.
+    ``pin_batch``: the package's ``apply_batch``, unless an earlier start pinned one."""
     assert target not in STAGE_DONE
-    moved = _move(session, _ENTER, package_id, source=source, target=target, values={})
+    if pin_batch is None:
+        moved = _move(session, _ENTER, package_id, source=source, target=target, values={})
+    else:
+        moved = _move(session, _ENTER_PINNING, package_id, source=source, target=target,
+                      values={"pin_batch": pin_batch})  # fmt: skip
     row = moved.one_or_none()
     if row is None:
         return None

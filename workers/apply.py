@@ -189,7 +189,7 @@ def _start(
 ) -> _Started | None:
     """Move the package to ``applying`` and claim its name; None if another run has it."""
     package = enter(session, package_id, source=IN_FLIGHT, target=State.APPLYING, stage="apply",
-                    attempt=attempt)  # fmt: skip
+                    attempt=attempt, pin_batch=settings.apply_batch)  # fmt: skip
     if package is None:
         return None
     base = package_base(package)

@@ -3,9 +3,9 @@ in batches, and a progress counter that makes a re-run skip what is committed.
 
 Each batch is one transaction holding its rows and the advanced counter together, so
 after a crash the next run starts at the first batch that did not commit. Batch
-boundaries depend only on the file and the batch size (``OMSX_APPLY_BATCH``): the
-progress counts batches, not records, so the size must not change while a package is
-half-applied.
+boundaries depend only on the file and the batch size, which the package's first apply
+start pins (``package.apply_batch``, from ``OMSX_APPLY_BATCH``): the progress counts
+batches, and a changed setting does not move the boundaries of a half-applied package.
 """
 
 from __future__ import annotations
@@ -125,11 +125,18 @@ class Progress:
         self.index += 1
 
 
+def batch_size(package: Package, settings: Settings) -> int:
+    """Records per batch of the package's apply: the size pinned at its first apply
+    start (``package.apply_batch``), so that a run resumed after a crash cuts the
+    batches where the committed ones ended even if ``OMSX_APPLY_BATCH`` changed since."""
+    return package.apply_batch or settings.apply_batch
+
+
 def one_batch(package: Package, settings: Settings) -> bool:
     """Whether the package is applied in one transaction (:func:`workers.apply.apply`):
-    it is one batch anyway (``OMSX_APPLY_BATCH`` records), so a crash has no committed
-    batches to resume from, and one commit replaces the dozen of the applier's steps."""
-    return (package.records or 0) <= settings.apply_batch
+    it is one batch anyway, so a crash has no committed batches to resume from, and one
+    commit replaces the dozen of the applier's steps."""
+    return (package.records or 0) <= batch_size(package, settings)
 
 
 def batches(reader: Records, size: int) -> Iterator[Batch]:
@@ -162,7 +169,7 @@ def each_batch(
     whose kept records are used instead of reading it again."""
     progress = Progress.of(package, parsed)
     with main_records(package, settings, tag, parsed) as reader:
-        for batch in batches(reader, settings.apply_batch):
+        for batch in batches(reader, batch_size(package, settings)):
             if not progress.committed:
                 with session_scope() as session:
                     handle(session, batch, reader.header)

@@ -68,6 +68,7 @@ from workers.batches import (
     Batch,
     Forward,
     Progress,
+    batch_size,
     batches,
     encoding_of,
     members_of,
@@ -120,15 +121,16 @@ def apply_register(
         try:
             main, personal = (parsed.main, parsed.personal) if parsed else (None, None)
             run = _RegisterRun(package, name.receiver, refused, settings, forward, parsed=main)
+            size = batch_size(package, settings)
             with records(zf, members.main, "ZAP", main) as reader:
-                for batch in batches(reader, settings.apply_batch):
+                for batch in batches(reader, size):
                     run.main_batch(batch, reader.header)
                     run.progress.next()
             invoice = run.plan_invoice(reader.header)
             personal_zglv = None
             if members.personal is not None:
                 with records(zf, members.personal, "PERS", personal) as persons:
-                    for batch in batches(persons, settings.apply_batch):
+                    for batch in batches(persons, size):
                         run.person_batch(batch, persons.header)
                         run.progress.next()
                 personal_zglv = persons.head_elements.get("ZGLV")

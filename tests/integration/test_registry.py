@@ -306,6 +306,42 @@ def test_a_worker_dying_mid_register_finishes_it_exactly_once(
     get_settings.cache_clear()
 
 
+@pytest.mark.parametrize("resized", [5, 1000])
+def test_a_register_resumed_under_another_batch_size_still_lands_exactly_once(
+    pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch, resized: int
+) -> None:
+    # OMSX_APPLY_BATCH changed (and the workers restarted) while a register was
+    # half-applied: the re-run keeps the size its batches were committed with — else it
+    # would skip records (a smaller size) or take the package for one batch (1000)
+    from omsx.settings import get_settings
+    from workers.replies import publish_protocols
+    from workers.validation import validate
+
+    env = pipeline_env
+    name, data = insured_register(env, n=50)
+    monkeypatch.setenv("OMSX_APPLY_BATCH", "7")
+    monkeypatch.setenv("OMSX_FAULT_FAIL_AFTER_BATCHES", "3")
+    get_settings.cache_clear()
+    pid = store(env, name, data, seq=2)
+    with pytest.raises(RuntimeError, match="fault injected"):
+        validate(pid)
+    assert sql(env, "SELECT count(*) FROM carecase") == [(21,)]
+    monkeypatch.setenv("OMSX_APPLY_BATCH", str(resized))
+    monkeypatch.delenv("OMSX_FAULT_FAIL_AFTER_BATCHES")
+    get_settings.cache_clear()
+    validate(pid)
+    publish_protocols(pid)
+    assert sql(env, "SELECT count(*), count(DISTINCT pos) FROM carecase") == [(50, 50)]
+    assert protocol_of(env, pid).n_acc == 50
+    assert sql(env, "SELECT cases, accepted FROM invoice WHERE package_id = :p", p=pid) == [
+        (50, 50)
+    ]
+    with zipfile.ZipFile(io.BytesIO(_forward(env))) as zf:
+        assert zf.read(f"{BASE}.xml").count(b"<ZAP>") == 50
+    assert_balanced(env)
+    get_settings.cache_clear()
+
+
 def test_a_one_batch_register_failing_mid_apply_leaves_nothing_and_lands_once_later(
     pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
