@@ -20,6 +20,7 @@ from contracts.package import Subject
 from contracts.participants import ParticipantDirectory, load_participants_csv, seed_path
 from contracts.rules import load_catalogue
 from omsx.errors import ConfigError, ContractError
+from omsx.settings import get_settings
 
 
 @dataclass
@@ -66,7 +67,7 @@ def environment(
         participants=ParticipantDirectory(load_participants_csv(source)),
         refs=Directories.seed(),
         region=region,
-        today=today or date.today(),
+        today=today or get_settings().today(),
         structure_only=structure_only,
     )
 

@@ -8,11 +8,13 @@ Redis already running on the machine is left alone.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -24,6 +26,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMSX_", extra="ignore")
 
     region: str = Field("64", pattern=r"^\d{2}$", description="2-digit region (ТФОМС) code served")
+    timezone: str = Field(
+        "Europe/Saratov",
+        description="The region's time zone (IANA name; the default is region 64's): "
+        "FLK's «today» and the date a package was received are the region's, not the "
+        "server's, which usually runs on UTC",
+    )
     data_dir: Path = Field(Path("var"), description="Where embedded servers, SQLite and blobs live")
 
     nats_url: str = Field("nats://127.0.0.1:14222", description="NATS server(s), comma-separated")
@@ -197,6 +205,22 @@ class Settings(BaseSettings):
         "auto", description="auto = JSON unless stderr is a terminal"
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)  # ValueError naming it when unknown
+        return name
+
+    def today(self) -> date:
+        """The region's date now (``OMSX_TIMEZONE``), not the server's."""
+        return datetime.now(zone(self.timezone)).date()
+
+    def local_date(self, moment: datetime) -> date:
+        """The region's date at ``moment``; a naive one is UTC (SQLite gives those back)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(zone(self.timezone)).date()
+
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
         if not self.database_url:
@@ -213,6 +237,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=8)
+def zone(name: str) -> ZoneInfo:
+    """The time zone of an IANA name (``Europe/Saratov``); ``ValueError`` when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone «{name}»: an IANA name such as Europe/Saratov"
+        ) from exc
 
 
 @lru_cache(maxsize=1)

@@ -117,7 +117,9 @@ class _PeriodRun:
         self.parsed = parsed.main if parsed else None
         self.applied = Applied()
         self.holder = ""
-        self.file_date = date.today()
+        # a file without its date: the day the region received it (a re-run agrees)
+        self.received = settings.local_date(package.received_at)
+        self.file_date = self.received
 
     def run(self) -> Applied:
         each_batch(self.package, self.settings, self.tag, self._handle, self.parsed)
@@ -184,7 +186,7 @@ class _ErzRun(_PeriodRun):
     def header(self, zglv: Record) -> None:
         self.holder = str(zglv.get("SMO") or self.package.sender_code)
         data = zglv.get("DATA")
-        self.file_date = data if isinstance(data, date) else date.today()
+        self.file_date = data if isinstance(data, date) else self.received
 
     def decide(self, book: PeriodBook, record: Record) -> Finding | None:
         return book.insure(record, self.holder, self.file_date)
@@ -198,7 +200,7 @@ class _AttachRun(_PeriodRun):
     def header(self, zglv: Record) -> None:
         self.holder = str(zglv.get("CODE_MO") or self.package.sender_code)
         fdate = zglv.get("FDATE")
-        self.file_date = fdate if isinstance(fdate, date) else date.today()
+        self.file_date = fdate if isinstance(fdate, date) else self.received
 
     def decide(self, book: PeriodBook, record: Record) -> Finding | None:
         return book.attach(

@@ -279,7 +279,7 @@ class _RegisterRun:
             "nschet": str(schet.get("NSCHET") or ""),
             "dschet": schet.get("DSCHET")
             if isinstance(schet.get("DSCHET"), date)
-            else date.today(),
+            else self.settings.local_date(self.package.received_at),
             "payer": payer,
             "summav_kop": to_kop(schet.get("SUMMAV")),
         }
@@ -478,7 +478,11 @@ class _RegisterRun:
         if not self.progress.committed:
             zglv = header.get("ZGLV") or {}
             stated = zglv.get("DATA")
-            recorded = stated if isinstance(stated, date) else date.today()
+            recorded = (
+                stated
+                if isinstance(stated, date)
+                else self.settings.local_date(self.package.received_at)
+            )
             details: dict[str, dict[str, Any]] = {}
             for _pos, _elem, record in mine:
                 enp = self.accepted_pacs.get(str(record.get("ID_PAC") or ""))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date
 
 from sqlalchemy import delete
 from sqlmodel import Session
@@ -58,7 +57,7 @@ def environment(settings: Settings, *, keep: int = 0) -> Environment:
         participants=participants.get(),
         refs=directories.get(),
         region=settings.region,
-        today=date.today(),
+        today=settings.today(),
         limits=limits(settings),
         workers=settings.flk_workers or os.cpu_count() or 1,
         parallel_min_bytes=settings.flk_parallel_min_bytes,

@@ -213,3 +213,25 @@ def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
     with get_engine(db).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_validation_checks_dates_against_the_regions_today(
+    omsx_env: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from omsx.settings import get_settings
+    from storage.refs import participants
+    from workers.validation import environment
+
+    upgrade(get_settings().database_url)
+    for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        monkeypatch.setenv("OMSX_TIMEZONE", name)
+        get_settings.cache_clear()
+        before = datetime.now(ZoneInfo(name)).date()
+        today = environment(get_settings()).today
+        assert today in (before, datetime.now(ZoneInfo(name)).date()), name
+    participants.clear()
+    dispose_engines()
+    get_settings.cache_clear()
