@@ -61,7 +61,8 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.NEW,
-            max_age=float(settings.in_retention_days * DAY),
+            # a delivery in OMS_OUT may name an object: it lives as long as the delivery
+            max_age=float(max(settings.in_retention_days, settings.out_retention_days) * DAY),
             max_bytes=-1,
             max_consumers=-1,
             num_replicas=settings.stream_replicas,
