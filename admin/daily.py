@@ -15,9 +15,9 @@ from litestar.response import Template
 
 from admin.auth import Operator
 from admin.charts import bar_chart
+from omsx.settings import get_settings
 from storage.daily import MO, REGION, SMO, daily_report, daily_runs, daily_series
 from storage.db import session_scope
-from storage.models import utcnow
 
 # the counts the charts show, in the report's category order (docs/daily.md)
 CHARTS = {
@@ -65,7 +65,7 @@ VIEW = {"view": Provide(provide_view, sync_to_thread=False)}
 def _range(until: str | None, days: int) -> tuple[date, date]:
     if not 1 <= days <= MAX_DAYS:
         raise ValidationException(f"days: {days} is not within 1–{MAX_DAYS}")
-    last = _day(until, "until") or utcnow().date() - timedelta(days=1)
+    last = _day(until, "until") or get_settings().today() - timedelta(days=1)
     return last - timedelta(days=days - 1), last
 
 
@@ -94,7 +94,7 @@ def api_daily_series(
     until: FromQuery[str | None] = None,
     days: FromQuery[int] = 30,
 ) -> dict[str, Any]:
-    """The reports of ``days`` days ending on ``until`` (default yesterday, UTC) and the
+    """The reports of ``days`` days ending on ``until`` (default the region's yesterday) and the
     main indicators per day for the region or one participant (``scope``, ``code``)."""
     found = _series(view, until, days)
     return {

@@ -57,6 +57,7 @@ def provide_filter(
         file_name or None,
         _date(since, "since"),
         _date(until, "until"),
+        get_settings().zone,
     )
 
 
@@ -73,7 +74,7 @@ def _search(where: PackageFilter, before: int | None, limit: int) -> dict[str, A
     ]  # fmt: skip
     return {"packages": rows, "next_before": page.next_before,
             "filter": {k: (v.isoformat() if isinstance(v, date) else v)
-                       for k, v in asdict(where).items()}}  # fmt: skip
+                       for k, v in asdict(where).items() if k != "zone"}}  # fmt: skip
 
 
 @get("/api/packages", sync_to_thread=True, dependencies=FILTER)

@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     daily_at: str = Field(
         "02:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-        description="UTC time (HH:MM) at which the scheduler consolidates the previous day",
+        description="The region's time (HH:MM, OMSX_TIMEZONE) after which the scheduler "
+        "consolidates the region's previous day",
     )
     daily_lookback_days: int = Field(
         365, ge=1, description="How far back the consolidation follows open pathways"
@@ -208,18 +209,23 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        zone(name)  # ValueError naming it when unknown
+        time_zone(name)  # ValueError naming it when unknown
         return name
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The region's time zone (``OMSX_TIMEZONE``)."""
+        return time_zone(self.timezone)
+
     def today(self) -> date:
-        """The region's date now (``OMSX_TIMEZONE``), not the server's."""
-        return datetime.now(zone(self.timezone)).date()
+        """The region's date now, not the server's."""
+        return datetime.now(self.zone).date()
 
     def local_date(self, moment: datetime) -> date:
         """The region's date at ``moment``; a naive one is UTC (SQLite gives those back)."""
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(zone(self.timezone)).date()
+        return moment.astimezone(self.zone).date()
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -240,7 +246,7 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=8)
-def zone(name: str) -> ZoneInfo:
+def time_zone(name: str) -> ZoneInfo:
     """The time zone of an IANA name (``Europe/Saratov``); ``ValueError`` when unknown."""
     try:
         return ZoneInfo(name)

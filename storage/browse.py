@@ -9,7 +9,7 @@ row it skips.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from storage.care import Attachment, CareCase, Insurance, Invoice, Person, PersonVersion
 from storage.events import Event
-from storage.models import Outbox, Package, PackageEvent, Receipt, columns, utc_day
+from storage.models import Outbox, Package, PackageEvent, Receipt, columns, day_span
 from storage.registry import PERSON_FIELDS
 
 PAGE = 50
@@ -31,8 +31,9 @@ class PackageFilter:
     period: str | None = None  # YYMM of the file name, as stored
     state: str | None = None
     file_name: str | None = None  # a prefix of the name
-    since: date | None = None  # received on or after (UTC)
-    until: date | None = None  # received on or before (UTC)
+    since: date | None = None  # received on or after (a day of ``zone``)
+    until: date | None = None  # received on or before
+    zone: tzinfo = UTC  # the days' time zone: the region's (Settings.zone)
 
 
 @dataclass
@@ -64,9 +65,9 @@ def search_packages(
         escaped = where.file_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(col(Package.file_name).like(f"{escaped}%", escape="\\"))
     if where.since:
-        stmt = stmt.where(col(Package.received_at) >= utc_day(where.since)[0])
+        stmt = stmt.where(col(Package.received_at) >= day_span(where.since, where.zone)[0])
     if where.until:
-        stmt = stmt.where(col(Package.received_at) < utc_day(where.until)[1])
+        stmt = stmt.where(col(Package.received_at) < day_span(where.until, where.zone)[1])
     if before is not None:
         stmt = stmt.where(col(Package.id) < before)
     found = session.execute(stmt.order_by(col(Package.id).desc()).limit(limit + 1)).mappings()

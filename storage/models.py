@@ -9,7 +9,7 @@ re-publish of the same bytes is a duplicate receipt of the same package.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -27,10 +27,12 @@ def columns(model: Any, names: str) -> list[Any]:
     return [getattr(model, name) for name in names.split()]
 
 
-def utc_day(day: date) -> tuple[datetime, datetime]:
-    """The instants a UTC calendar day spans: [its midnight, the next midnight)."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
+def day_span(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The instants a calendar day of ``zone`` spans, in UTC (as stored): [its midnight,
+    the next midnight) — 23 or 25 hours on a day the clocks move."""
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _ts(**kw: object) -> Column[datetime]:

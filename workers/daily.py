@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
@@ -55,7 +55,7 @@ from storage.events import (
     Event,
     HospReferral,
 )
-from storage.models import FINAL_STATES, Outbox, Package, Participant, Receipt, State, utc_day
+from storage.models import FINAL_STATES, Outbox, Package, Participant, Receipt, State, day_span
 from storage.packages import add_outbox
 from storage.registry import in_chunks
 from workers.broker import pipeline_actor
@@ -254,8 +254,11 @@ class _Build:
         )
 
 
-def build_report(session: Session, day: date, region: str, horizons: Horizons) -> Report:
-    """The report of ``day`` from what the database holds (nothing is written)."""
+def build_report(
+    session: Session, day: date, region: str, horizons: Horizons, zone: tzinfo
+) -> Report:
+    """The report of ``day`` — the region's, in its time zone ``zone`` — from what the
+    database holds (nothing is written)."""
     build = _Build(day, horizons, Tally(region))
     events = _day_events(session, build)
     _oncology(session, build)
@@ -269,7 +272,7 @@ def build_report(session: Session, day: date, region: str, horizons: Horizons) -
         accompany=sorted(
             build.accompany.values(), key=lambda r: (r["smo"], r["reason"], r["since"], r["ref"])
         ),
-        balance=balance(session, day),
+        balance=balance(session, day, zone),
         events=events,
     )
 
@@ -528,12 +531,13 @@ def _dispensary(session: Session, build: _Build) -> None:
 # ---------------------------------------------------------------- conservation
 
 
-def balance(session: Session, day: date) -> list[dict[str, Any]]:
-    """Per participant, every message received on ``day`` (UTC): accepted, rejected, a
+def balance(session: Session, day: date, zone: tzinfo) -> list[dict[str, Any]]:
+    """Per participant, every message received on ``day`` (of ``zone``, the region's
+    time zone): accepted, rejected, a
     duplicate — each answered by its protocol — or still in flight. Anything else (a
     final package with no protocol for that message, a protocol for a package not
     final) is ``unaccounted`` and fails the check."""
-    start, end = utc_day(day)
+    start, end = day_span(day, zone)
     answered = (
         select(col(Outbox.id))
         .where(col(Outbox.kind) == "protocol", col(Outbox.receipt_seq) == Receipt.stream_seq)
@@ -667,7 +671,7 @@ def consolidate(day: date, settings: Settings | None = None) -> Consolidated:
     started = time.perf_counter()
     built = datetime.now(UTC)
     with session_scope() as session:
-        report = build_report(session, day, settings.region, Horizons.of(settings))
+        report = build_report(session, day, settings.region, Horizons.of(settings), settings.zone)
         store_report(session, report)
         extracts = queue_extracts(session, report, settings.region, built)
         unbalanced = sum(1 for b in report.balance if b["unaccounted"])

@@ -451,10 +451,11 @@ def apply_schedule(
             )
         )
         rows = [_unit(run, mo, rec) for _pos, rec in live]
+        received = settings.local_date(run.package.received_at)
         for (pos, _rec), row in zip(live, rows, strict=True):
             flags = ("E" if row["evening"] else "") + ("S" if row["saturday"] else "")
-            run.event(pos, "schedule.unit", SCHEDULES, run.package.received_at.date(), mo=mo,
-                      ref=row["unit_id"], detail=flags)  # fmt: skip
+            run.event(pos, "schedule.unit", SCHEDULES, received, mo=mo, ref=row["unit_id"],
+                      detail=flags)  # fmt: skip
         insert_rows(session, ScheduleUnit, rows)
 
     return _apply(package, refused, settings, "UNIT", units, parsed=parsed)

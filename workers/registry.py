@@ -335,7 +335,7 @@ class _RegisterRun:
         register = Register(
             self.package_id,
             (self.package.file_type or "").upper(),
-            self.package.received_at.date(),
+            self.settings.local_date(self.package.received_at),
         )
         out: list[dict[str, Any]] = []
         for (pos, _elem, record), case in zip(batch, cases, strict=True):

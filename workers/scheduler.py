@@ -4,7 +4,8 @@ The instance holding the Redis lock ``omsx:scheduler`` enqueues the jobs; the lo
 expires if the holder dies, so another instance takes over within ``LOCK_TTL``.
 
 - the sweeper, every ``OMSX_SWEEP_INTERVAL_S``;
-- the daily consolidation of the previous day, once ``OMSX_DAILY_AT`` (UTC) has passed;
+- the daily consolidation of the region's previous day, once ``OMSX_DAILY_AT`` (the
+  region's time, ``OMSX_TIMEZONE``) has passed;
   the Redis key ``omsx:daily:<date>`` records that the day was enqueued, so a restart or
   a change of the active instance does not enqueue it twice.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from types import FrameType
 
 import redis
@@ -45,16 +46,17 @@ def hold_lock(client: redis.Redis, token: str) -> bool:
     return bool(renewed)
 
 
-def due_day(now: datetime, daily_at: str) -> date:
+def due_day(now: datetime, daily_at: str, zone: tzinfo) -> date:
     """The day the nightly consolidation covers at ``now``: yesterday once ``daily_at``
-    (HH:MM, UTC) has passed today, else the day before."""
+    (HH:MM of ``zone``, the region's time) has passed today, else the day before — days
+    of the region, not of UTC."""
     hours, minutes = (int(part) for part in daily_at.split(":"))
-    today = now.astimezone(UTC).date()
-    passed = now.astimezone(UTC).time() >= time(hours, minutes)
-    return today - timedelta(days=1 if passed else 2)
+    local = now.astimezone(zone)
+    passed = local.time() >= time(hours, minutes)
+    return local.date() - timedelta(days=1 if passed else 2)
 
 
-def enqueue_daily(client: redis.Redis, now: datetime, daily_at: str) -> date | None:
+def enqueue_daily(client: redis.Redis, now: datetime, daily_at: str, zone: tzinfo) -> date | None:
     """Enqueue the consolidation of the due day unless it already was; the day, if sent.
 
     The job is sent before the day is marked: a scheduler killed in between sends it
@@ -63,7 +65,7 @@ def enqueue_daily(client: redis.Redis, now: datetime, daily_at: str) -> date | N
     """
     from workers.daily import consolidate_day
 
-    day = due_day(now, daily_at)
+    day = due_day(now, daily_at, zone)
     key = DAILY_KEY.format(day=day.isoformat())
     if client.exists(key):
         return None
@@ -92,7 +94,7 @@ def run(stop: threading.Event | None = None) -> None:
         try:
             if hold_lock(client, token):
                 sweep.send()
-                enqueue_daily(client, datetime.now(UTC), settings.daily_at)
+                enqueue_daily(client, datetime.now(UTC), settings.daily_at, settings.zone)
         except redis.RedisError as exc:
             log.warning("scheduler.redis_unavailable", error=type(exc).__name__)
         stop.wait(settings.sweep_interval_s)

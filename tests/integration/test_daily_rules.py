@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
 
 from omsx.settings import Settings
 from storage.bulk import insert_rows
@@ -65,7 +65,7 @@ def insert_rows_of(url: str, model: Any, rows: list[dict[str, Any]]) -> None:
 
 def report(url: str, day: date, n: Horizons = N) -> tuple[dict[tuple[Any, ...], float], set[Any]]:
     with Session(get_engine(url)) as s:
-        built = build_report(s, day, "64", n)
+        built = build_report(s, day, "64", n, UTC)
     figures = {(f["scope"], f["code"], f["indicator"], f["key"]): f["value"] for f in built.figures}
     listed = {(a["reason"], a["enp"], a["since"], a["due"]) for a in built.accompany}
     return figures, listed
@@ -201,15 +201,38 @@ def test_every_message_received_balances_and_a_missing_protocol_is_flagged(db: s
             add_outbox(s, package_id=accepted, subject="oms.out.mo.640001.protocol", msg_id=msg,
                        file_name="VF1.xml", body=b"<x/>", receipt_seq=seq)  # fmt: skip
     with Session(get_engine(db)) as s:
-        [row] = balance(s, today)
+        [row] = balance(s, today, UTC)
     assert (row["received"], row["accepted"], row["duplicate"], row["in_flight"]) == (3, 1, 1, 1)
     assert row["unaccounted"] == 0
     # the answer to the first message is lost: it is neither accepted nor in flight
     with session_scope(db) as s:
         s.execute(delete(Outbox).where(Outbox.receipt_seq == 1))  # type: ignore[arg-type]
     with Session(get_engine(db)) as s:
-        [row] = balance(s, today)
+        [row] = balance(s, today, UTC)
     assert (row["accepted"], row["unaccounted"]) == (0, 1)
+
+
+def test_a_message_is_counted_on_the_regions_day_it_arrived(db: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from storage.models import Receipt
+    from workers.daily import balance
+
+    late = package(db, 1)  # 21:30 UTC on the 23rd: the 24th in Saratov (UTC+4)
+    early = package(db, 2)  # 19:59 UTC on the 23rd: still the 23rd there
+    with session_scope(db) as s:
+        for pid, moment in ((late, datetime(2026, 11, 23, 21, 30, tzinfo=UTC)),
+                            (early, datetime(2026, 11, 23, 19, 59, tzinfo=UTC))):  # fmt: skip
+            s.execute(
+                update(Receipt).where(col(Receipt.package_id) == pid).values(received_at=moment)
+            )
+    saratov = ZoneInfo("Europe/Saratov")
+    with Session(get_engine(db)) as s:
+        by_day = {d: balance(s, d, saratov) for d in (date(2026, 11, 23), date(2026, 11, 24))}
+        utc = balance(s, date(2026, 11, 23), UTC)
+    assert [r["received"] for r in by_day[date(2026, 11, 23)]] == [1]
+    assert [r["received"] for r in by_day[date(2026, 11, 24)]] == [1]
+    assert [r["received"] for r in utc] == [2]
 
 
 def test_a_failed_check_is_flagged_in_the_report_the_status_and_the_admin(

@@ -683,7 +683,7 @@ async def test_provisioning_makes_a_bucket_made_by_nats_py_refuse_rollups_in_pla
             await provision(js, settings)
             info = await js.stream_info(OBJ_STREAM)
             assert not info.config.allow_rollup_hdrs
-            assert info.config.max_age == settings.in_retention_days * 24 * 3600
+            assert info.config.max_age == settings.out_retention_days * 24 * 3600  # as OMS_OUT
             assert (await store.get("kept")).data == b"kept bytes"
             with pytest.raises(APIError, match="rollup not permitted"):
                 await store.put("new", b"nats-py's put rolls up its meta")

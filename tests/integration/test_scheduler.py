@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -22,9 +23,18 @@ def at(text: str) -> datetime:
 
 
 def test_the_previous_day_is_due_once_the_time_of_the_run_has_passed() -> None:
-    assert due_day(at("2026-11-23T01:59:59"), "02:00") == date(2026, 11, 21)
-    assert due_day(at("2026-11-23T02:00:00"), "02:00") == date(2026, 11, 22)
-    assert due_day(at("2026-11-23T23:59:00"), "00:00") == date(2026, 11, 22)
+    assert due_day(at("2026-11-23T01:59:59"), "02:00", UTC) == date(2026, 11, 21)
+    assert due_day(at("2026-11-23T02:00:00"), "02:00", UTC) == date(2026, 11, 22)
+    assert due_day(at("2026-11-23T23:59:00"), "00:00", UTC) == date(2026, 11, 22)
+
+
+def test_the_due_day_is_the_regions_and_so_is_the_time_of_the_run() -> None:
+    saratov = ZoneInfo("Europe/Saratov")  # UTC+4
+    # 21:59:59 UTC is 01:59:59 on the 23rd in Saratov: before the run, two days back
+    assert due_day(at("2026-11-22T21:59:59"), "02:00", saratov) == date(2026, 11, 21)
+    assert due_day(at("2026-11-22T22:00:00"), "02:00", saratov) == date(2026, 11, 22)
+    # 20:30 UTC on the 23rd is already the 24th in Saratov
+    assert due_day(at("2026-11-23T20:30:00"), "00:00", saratov) == date(2026, 11, 23)
 
 
 def test_a_day_is_enqueued_once_whatever_the_number_of_ticks(
@@ -36,10 +46,10 @@ def test_a_day_is_enqueued_once_whatever_the_number_of_ticks(
     client = redis.Redis.from_url(fresh_redis.url)
     queue = consolidate_day.queue_name
     before = broker.queues[queue].qsize() if queue in broker.queues else 0  # type: ignore[attr-defined]
-    assert enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00") == date(2026, 11, 22)
-    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00") is None  # same day
+    assert enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00", UTC) == date(2026, 11, 22)
+    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00", UTC) is None  # same day
     assert broker.queues[queue].qsize() == before + 1  # type: ignore[attr-defined]
-    assert enqueue_daily(client, at("2026-11-24T02:00:00"), "02:00") == date(2026, 11, 23)
+    assert enqueue_daily(client, at("2026-11-24T02:00:00"), "02:00", UTC) == date(2026, 11, 23)
     broker.flush(queue)  # type: ignore[attr-defined]
 
 
@@ -65,10 +75,10 @@ def test_a_day_whose_job_could_not_be_sent_is_sent_at_the_next_tick(
     broker.middleware.append(refuse)
     try:
         with pytest.raises(_Unreachable):
-            enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00")
+            enqueue_daily(client, at("2026-11-23T02:05:00"), "02:00", UTC)
     finally:
         broker.middleware.remove(refuse)
     assert client.keys("omsx:daily:*") == []  # not marked: the day is not lost
-    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00") == date(2026, 11, 22)
+    assert enqueue_daily(client, at("2026-11-23T02:06:00"), "02:00", UTC) == date(2026, 11, 22)
     assert broker.queues[queue].qsize() == before + 1  # type: ignore[attr-defined]
     broker.flush(queue)  # type: ignore[attr-defined]
