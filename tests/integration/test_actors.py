@@ -221,3 +221,11 @@ def test_a_repeat_stored_while_its_package_waits_is_answered_by_the_reply_queue_
             await nc.drain()
 
     assert asyncio.run(stored()) == [("validate",), ("validate", "reply")]
+
+
+def test_the_sweeper_has_a_stage_for_every_working_state() -> None:
+    # a working state without one would leave its stale packages where they are
+    from storage.models import WORKING_STATES
+    from workers.sweeper import REDRIVE
+
+    assert set(REDRIVE) == set(WORKING_STATES)
