@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -686,8 +686,8 @@ def claims_out_of_region(
 
 
 def _day_option(value: str | None, hint: str) -> date:
-    if value is None:
-        return datetime.now(UTC).date() - timedelta(days=1)
+    if value is None:  # the region's yesterday
+        return get_settings().today() - timedelta(days=1)
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
