@@ -85,20 +85,23 @@ class Ingest:
         self.blobs = BlobStore(settings.blobs)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
-        """The durable pull consumer, created (with the streams) when missing."""
+        """The durable pull consumer, created (with the streams) when missing and
+        brought to the settings when not: binding to an existing consumer keeps its
+        config, so a changed ``OMSX_INGEST_ACK_WAIT_S`` would not take effect."""
         await provision(self.js, self.settings)
-        return await self.js.pull_subscribe(
-            IN_ALL,
-            durable=self.settings.ingest_durable,
-            stream=IN_STREAM,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=float(self.settings.ingest_ack_wait_s),
-                max_deliver=-1,
-                max_ack_pending=max(1000, self.settings.ingest_batch * 4),
-            ),
+        durable = self.settings.ingest_durable
+        config = ConsumerConfig(
+            name=durable,
+            durable_name=durable,
+            filter_subject=IN_ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=float(self.settings.ingest_ack_wait_s),
+            max_deliver=-1,
+            max_ack_pending=max(1000, self.settings.ingest_batch * 4),
         )
+        await self.js.add_consumer(IN_STREAM, config=config)  # creates, or updates
+        return await self.js.pull_subscribe(IN_ALL, durable=durable, stream=IN_STREAM)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and store until ``stop``. JetStream failing a pull does not end the run

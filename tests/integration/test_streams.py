@@ -38,3 +38,30 @@ def test_the_bucket_keeps_objects_as_long_as_oms_out_keeps_deliveries(
     bucket, out = asyncio.run(scenario())
     assert out == omsx_env.out_retention_days * DAY
     assert bucket == out
+
+
+def test_ingest_brings_its_existing_consumer_to_the_settings(
+    omsx_env: Settings, fresh_nats: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # binding to a durable keeps its config: a changed ack wait took no effect
+    from messages.ingest import Ingest
+    from messages.streams import IN_STREAM
+    from omsx.settings import get_settings
+
+    async def ack_waits() -> list[float | None]:
+        nc = await nats.connect(fresh_nats.url)
+        waits = []
+        try:
+            for seconds in ("60", "20"):
+                monkeypatch.setenv("OMSX_INGEST_ACK_WAIT_S", seconds)
+                get_settings.cache_clear()
+                sub = await Ingest(get_settings(), nc).subscribe()
+                info = await nc.jetstream().consumer_info(IN_STREAM, omsx_env.ingest_durable)
+                waits.append(info.config.ack_wait)
+                await sub.unsubscribe()
+        finally:
+            await nc.close()
+            get_settings.cache_clear()
+        return waits
+
+    assert asyncio.run(ack_waits()) == [60.0, 20.0]
