@@ -233,6 +233,9 @@ class _RegisterRun:
         self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
         self.figures_written = False
         self.progress = Progress.of(package, parsed)
+        # the day the region received it: the care events' date, and the date of an
+        # invoice or a person file that states none (a re-run agrees)
+        self.received = settings.local_date(package.received_at)
 
     def _write(self, session: Session | None, write: Callable[[Session], None]) -> None:
         """Write now, in ``session`` (with the batch's progress), or at the end."""
@@ -279,7 +282,7 @@ class _RegisterRun:
             "nschet": str(schet.get("NSCHET") or ""),
             "dschet": schet.get("DSCHET")
             if isinstance(schet.get("DSCHET"), date)
-            else self.settings.local_date(self.package.received_at),
+            else self.received,
             "payer": payer,
             "summav_kop": to_kop(schet.get("SUMMAV")),
         }
@@ -335,7 +338,7 @@ class _RegisterRun:
         register = Register(
             self.package_id,
             (self.package.file_type or "").upper(),
-            self.settings.local_date(self.package.received_at),
+            self.received,
         )
         out: list[dict[str, Any]] = []
         for (pos, _elem, record), case in zip(batch, cases, strict=True):
@@ -478,11 +481,7 @@ class _RegisterRun:
         if not self.progress.committed:
             zglv = header.get("ZGLV") or {}
             stated = zglv.get("DATA")
-            recorded = (
-                stated
-                if isinstance(stated, date)
-                else self.settings.local_date(self.package.received_at)
-            )
+            recorded = stated if isinstance(stated, date) else self.received
             details: dict[str, dict[str, Any]] = {}
             for _pos, _elem, record in mine:
                 enp = self.accepted_pacs.get(str(record.get("ID_PAC") or ""))
