@@ -276,6 +276,23 @@ def test_the_forward_holds_only_accepted_records_and_passes_flk(pipeline_env: Se
     assert (checked.protocol.result, checked.protocol.n_acc) == ("A", n_acc), checked.protocol
 
 
+def _died_after_three_batches(env: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """A register of 50 cases whose first apply (in validate's delivery: it is small)
+    died after committing three batches of 7; its package id."""
+    from omsx.settings import get_settings
+    from workers.validation import validate
+
+    name, data = insured_register(env, n=50)
+    monkeypatch.setenv("OMSX_APPLY_BATCH", "7")
+    monkeypatch.setenv("OMSX_FAULT_FAIL_AFTER_BATCHES", "3")
+    get_settings.cache_clear()
+    pid = store(env, name, data, seq=2)
+    with pytest.raises(RuntimeError, match="fault injected"):
+        validate(pid)
+    assert sql(env, "SELECT count(*) FROM carecase") == [(21,)]  # three batches of 7
+    return pid
+
+
 def test_a_worker_dying_mid_register_finishes_it_exactly_once(
     pipeline_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -285,14 +302,7 @@ def test_a_worker_dying_mid_register_finishes_it_exactly_once(
     from workers.validation import validate
 
     env = pipeline_env
-    name, data = insured_register(env, n=50)
-    monkeypatch.setenv("OMSX_APPLY_BATCH", "7")
-    monkeypatch.setenv("OMSX_FAULT_FAIL_AFTER_BATCHES", "3")
-    get_settings.cache_clear()
-    pid = store(env, name, data, seq=2)
-    with pytest.raises(RuntimeError, match="fault injected"):
-        validate(pid)  # a small package is applied in validate's delivery
-    assert sql(env, "SELECT count(*) FROM carecase") == [(21,)]  # three batches of 7
+    pid = _died_after_three_batches(env, monkeypatch)
     validate(pid)  # the message delivered again goes on with apply, skipping what committed
     assert sql(env, "SELECT count(*) FROM carecase") == [(50,)]
     apply(pid)  # and the sweeper's re-drive, later, finds nothing left to do
@@ -318,14 +328,7 @@ def test_a_register_resumed_under_another_batch_size_still_lands_exactly_once(
     from workers.validation import validate
 
     env = pipeline_env
-    name, data = insured_register(env, n=50)
-    monkeypatch.setenv("OMSX_APPLY_BATCH", "7")
-    monkeypatch.setenv("OMSX_FAULT_FAIL_AFTER_BATCHES", "3")
-    get_settings.cache_clear()
-    pid = store(env, name, data, seq=2)
-    with pytest.raises(RuntimeError, match="fault injected"):
-        validate(pid)
-    assert sql(env, "SELECT count(*) FROM carecase") == [(21,)]
+    pid = _died_after_three_batches(env, monkeypatch)
     monkeypatch.setenv("OMSX_APPLY_BATCH", str(resized))
     monkeypatch.delenv("OMSX_FAULT_FAIL_AFTER_BATCHES")
     get_settings.cache_clear()
