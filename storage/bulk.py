@@ -3,14 +3,16 @@
 ``insert_rows`` writes many rows in one statement per chunk, skipping rows whose unique
 key is already there (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL), so an
 applier that re-runs a batch meets its own rows instead of failing or doubling them.
-``update_rows`` applies many ``UPDATE … WHERE id = :id`` with executemany.
+``put_row`` inserts or replaces one row by its key. ``update_rows`` applies many
+``UPDATE … WHERE id = :id`` with executemany.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, overload
 
 from sqlalchemy import Column, Table, bindparam, update
 from sqlalchemy.engine import Dialect
@@ -48,21 +50,82 @@ def insert_rows(
         connection.exec_driver_sql(plan.sql, params)
 
 
-def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) -> bool:
-    """Insert one row unless its unique key is there already; True when it was inserted.
+@dataclass
+class Prepared:
+    """Rows of :func:`insert_rows` already turned into the driver's parameters, to write
+    later (:func:`insert_prepared`): on SQLite the conversion, most of a bulk write's
+    cost, then runs before the transaction takes the write lock, not while it holds it.
+    ``fill`` sets a column that is known only at the write (an id just inserted)."""
+
+    sql: str
+    params: list[tuple[Any, ...]]
+    positions: dict[str, int]
+
+    def fill(self, key: str, value: Any) -> None:
+        at = self.positions[key]
+        self.params = [(*row[:at], value, *row[at + 1 :]) for row in self.params]
+
+
+def prepare_rows(
+    dialect: Dialect, model: type[SQLModel], rows: Sequence[Mapping[str, Any]]
+) -> Prepared | None:
+    """``rows`` for :func:`insert_prepared` (None when there are none)."""
+    if not rows:
+        return None
+    plan = _plan(table_of(model), dialect, tuple(rows[0]))
+    positions = {key: at for at, (key, _default, _process) in enumerate(plan.fields)}
+    return Prepared(plan.sql, [plan.values(row) for row in rows], positions)
+
+
+def insert_prepared(session: Session, prepared: Prepared | None, *, chunk: int = CHUNK) -> None:
+    """Write rows :func:`prepare_rows` prepared, ignoring those already present."""
+    if prepared is None:
+        return
+    connection = session.connection()
+    for start in range(0, len(prepared.params), chunk):
+        connection.exec_driver_sql(prepared.sql, prepared.params[start : start + chunk])
+
+
+@overload
+def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) -> bool: ...
+@overload
+def insert_row(
+    session: Session, model: type[SQLModel], row: Mapping[str, Any], *, returning: str
+) -> Any | None: ...
+def insert_row(
+    session: Session, model: type[SQLModel], row: Mapping[str, Any], *, returning: str = ""
+) -> Any:
+    """Insert one row unless its unique key is there already; True when it was inserted
+    — or, with ``returning`` (a column), the inserted row's value of it, None if not.
 
     The statement :func:`insert_rows` uses, run once: no ORM object, no savepoint."""
     connection = session.connection()
     plan = _plan(table_of(model), connection.dialect, tuple(row))
+    if returning:
+        column = connection.dialect.identifier_preparer.quote(table_of(model).c[returning].name)
+        result = connection.exec_driver_sql(f"{plan.sql} RETURNING {column}", plan.values(row))
+        return result.scalar_one_or_none()
     inserted: bool = connection.exec_driver_sql(plan.sql, plan.values(row)).rowcount == 1
     return inserted
+
+
+def put_row(
+    session: Session, model: type[SQLModel], row: Mapping[str, Any], *, key: tuple[str, ...]
+) -> None:
+    """Insert ``row``, or replace the columns it names in the row with the same ``key``
+    (``INSERT … ON CONFLICT (key) DO UPDATE``): one statement, not a delete and an insert."""
+    connection = session.connection()
+    plan = _plan(table_of(model), connection.dialect, tuple(row), key)
+    connection.exec_driver_sql(plan.sql, plan.values(row))
 
 
 class _InsertPlan:
     """``INSERT … ON CONFLICT DO NOTHING`` for one table and column set, with how each
     row becomes the driver's positional parameters (defaults and type processing)."""
 
-    def __init__(self, table: Table, dialect: Dialect, keys: tuple[str, ...]) -> None:
+    def __init__(
+        self, table: Table, dialect: Dialect, keys: tuple[str, ...], replace: tuple[str, ...]
+    ) -> None:
         unknown = set(keys) - set(table.c.keys())
         if unknown:
             raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
@@ -77,7 +140,16 @@ class _InsertPlan:
         names = ", ".join(quote(c.name) for c in columns)
         marks = ", ".join(mark for _ in columns)
         into = f"INSERT INTO {quote(table.name)} ({names})"
-        self.sql = f"{into} VALUES ({marks}) ON CONFLICT DO NOTHING"
+        if replace:  # the row's other columns replace those of the row holding its key
+            target = ", ".join(quote(table.c[k].name) for k in replace)
+            changes = ", ".join(
+                f"{quote(c.name)} = excluded.{quote(c.name)}"
+                for c in columns
+                if c.key in keys and c.key not in replace
+            )
+            self.sql = f"{into} VALUES ({marks}) ON CONFLICT ({target}) DO UPDATE SET {changes}"
+        else:
+            self.sql = f"{into} VALUES ({marks}) ON CONFLICT DO NOTHING"
         self.fields = [
             (c.key, _default(c), c.type._cached_bind_processor(dialect)) for c in columns
         ]
@@ -103,8 +175,10 @@ def _default(column: Column[Any]) -> Callable[[], Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _InsertPlan:
-    return _InsertPlan(table, dialect, keys)
+def _plan(
+    table: Table, dialect: Dialect, keys: tuple[str, ...], replace: tuple[str, ...] = ()
+) -> _InsertPlan:
+    return _InsertPlan(table, dialect, keys, replace)
 
 
 def update_rows(

@@ -66,16 +66,26 @@ _RELEASE_LEASE = delete(_LEASE).where(
 )
 
 
-def acquire_lease(session: Session, scope: str, package_id: int, *, stale_after: timedelta) -> None:
+def acquire_lease(
+    session: Session,
+    scope: str,
+    package_id: int,
+    *,
+    stale_after: timedelta,
+    insert_first: bool = False,
+) -> None:
     """Take the scope for ``package_id`` or raise :class:`Busy` (retried later).
 
     A lease held by a package that is no longer applying, or older than
     ``stale_after``, is taken over: its holder crashed or was quarantined.
+    It reads first — a package waiting for the scope polls this, and on SQLite even an
+    INSERT that meets the held key takes the write lock — unless ``insert_first``: the
+    caller's transaction has written already, and the insert mostly succeeds.
     """
     now = utcnow()
-    # read first: a package waiting for the scope polls this, and on SQLite even an
-    # INSERT that meets the held key takes the write lock
-    held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
+    held = None
+    if not insert_first:
+        held = session.execute(_LEASE_HOLDER, {"lease_scope": scope}).one_or_none()
     if held is None:
         lease = {"scope": scope, "package_id": package_id, "acquired_at": now}
         if insert_row(session, ApplyLease, lease):

@@ -39,7 +39,7 @@ from omsx.logs import get_logger
 from omsx.settings import Settings, get_settings
 from storage.db import one_transaction, session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import add_outbox, claim_name, enter, first_receipt, pending_outbox
+from storage.packages import add_outbox, claim_name, enter, first_receipt, first_receipt_seq
 from storage.registry import acquire_lease, release_lease
 from workers.batches import Applied, Forward, one_batch
 from workers.broker import current_attempt, pipeline_actor
@@ -135,9 +135,12 @@ def apply_package(
     attempt = current_attempt()
     started = time.perf_counter()
     with session_scope() as session:
+        # read before the first write: on SQLite a read after it holds the write lock
+        receipt_seq = first_receipt_seq(session, package_id)
         if checked is not None and not checked(session):
             return
-        start = _start(session, package_id, flk, settings, attempt=attempt, started=started)
+        start = _start(session, package_id, flk, settings, attempt=attempt, started=started,
+                       receipt_seq=receipt_seq)  # fmt: skip
     if start is None:
         return
     if start.protocol is None:
@@ -165,17 +168,17 @@ def apply_package(
                 stage="apply",
                 attempt=attempt,
                 duration_ms=int((time.perf_counter() - started) * 1000),
+                receipt_seq=receipt_seq,
             )
             if concluded and applied.forward is not None:
                 queue_forward(session, package, applied.forward)
             if scope is not None:
                 release_lease(session, scope, package_id)
-            owed = pending_outbox(session, package_id) if concluded else []
     if scope is not None:
         with _released:
             _released.notify_all()
     if concluded:
-        answer_now(package_id, owed)
+        answer_now(package_id)  # reads what it owes after the commit, holding no lock
 
 
 def _start(
@@ -186,6 +189,7 @@ def _start(
     *,
     attempt: int,
     started: float,
+    receipt_seq: int | None,
 ) -> _Started | None:
     """Move the package to ``applying`` and claim its name; None if another run has it."""
     package = enter(session, package_id, source=IN_FLIGHT, target=State.APPLYING, stage="apply",
@@ -206,6 +210,7 @@ def _start(
             stage="apply",
             attempt=attempt,
             duration_ms=int((time.perf_counter() - started) * 1000),
+            receipt_seq=receipt_seq,
         )
         return _Started(package, concluded=concluded)
     if flk is not None:
@@ -219,8 +224,8 @@ def _start(
 
 
 def _try_scope(session: Session, scope: str, package_id: int, settings: Settings) -> bool:
-    try:
-        acquire_lease(session, scope, package_id,
+    try:  # inside the start's write transaction: the insert first, a read only if it fails
+        acquire_lease(session, scope, package_id, insert_first=True,
                       stale_after=timedelta(seconds=settings.apply_lease_stale_s))  # fmt: skip
     except Busy:  # raised after reads or a write that changed nothing
         return False

@@ -74,8 +74,11 @@ def conclude(
     stage: str,
     attempt: int = 0,
     duration_ms: int | None = None,
+    receipt_seq: int | None = None,
 ) -> bool:
-    """Final transition + protocol in one transaction; False when another run got there first."""
+    """Final transition + protocol in one transaction; False when another run got there first.
+    ``receipt_seq``: the package's first receipt, when the caller read it before the
+    transaction's first write (on SQLite, a read after it holds the write lock)."""
     assert package.id is not None
     moved = transition(
         session,
@@ -92,9 +95,9 @@ def conclude(
         n_rej=protocol.n_rej,
     )
     if moved:
-        queue_protocol(
-            session, package, protocol, receipt_seq=first_receipt_seq(session, package.id)
-        )
+        if receipt_seq is None:
+            receipt_seq = first_receipt_seq(session, package.id)
+        queue_protocol(session, package, protocol, receipt_seq=receipt_seq)
     return moved
 
 

@@ -33,6 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, select
 
 from contracts.filecheck import FileCheck
@@ -50,7 +51,7 @@ from contracts.records import Record, items, to_kop
 from contracts.rules import load_catalogue
 from omsx.settings import Settings
 from storage.blobs import BlobStore, sha256_hex
-from storage.bulk import insert_row, insert_rows
+from storage.bulk import Prepared, insert_prepared, insert_row, prepare_rows
 from storage.care import CareCase, CareSl, CareUsl, Invoice, RecordProblem
 from storage.db import session_scope
 from storage.events import Event
@@ -188,6 +189,9 @@ def _figures(cases: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_Prepared = tuple[Prepared | None, ...]  # a batch's rows: cases first, then the rest
+
+
 @dataclass
 class _Rows:
     """One main batch's rows, written together."""
@@ -197,6 +201,16 @@ class _Rows:
     usls: list[dict[str, Any]]
     problems: list[dict[str, Any]]
     events: list[dict[str, Any]]
+
+    def prepare(self, dialect: Dialect) -> _Prepared:
+        """The rows as the driver's parameters; the cases' invoice id comes at the write."""
+        return (
+            prepare_rows(dialect, CareCase, self.cases),
+            prepare_rows(dialect, CareSl, self.sls),
+            prepare_rows(dialect, CareUsl, self.usls),
+            prepare_rows(dialect, RecordProblem, self.problems),
+            prepare_rows(dialect, Event, self.events),
+        )
 
 
 class _RegisterRun:
@@ -231,6 +245,7 @@ class _RegisterRun:
             [] if one_batch(package, settings) else None
         )
         self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
+        self.deferred_done = 0  # the batches the deferred writes complete
         self.figures_written = False
         self.progress = Progress.of(package, parsed)
         # the day the region received it: the care events' date, and the date of an
@@ -240,13 +255,8 @@ class _RegisterRun:
     def _write(self, session: Session | None, write: Callable[[Session], None]) -> None:
         """Write now, in ``session`` (with the batch's progress), or at the end."""
         if self.deferred is not None:
-            done = self.progress.index + 1
-
-            def later(session: Session) -> None:
-                write(session)
-                advance(session, self.package_id, done)
-
-            self.deferred.append(later)
+            self.deferred.append(write)
+            self.deferred_done = self.progress.index + 1  # advanced once, at the end
             return
         assert session is not None
         write(session)
@@ -263,6 +273,8 @@ class _RegisterRun:
             self.invoice.id, self.figures_written = self._insert_invoice(session)
         for write in self.deferred:
             write(session)
+        if self.deferred:
+            advance(session, self.package_id, self.deferred_done)
         self.deferred.clear()
 
     # ---------------------------------------------------------------- the invoice
@@ -301,10 +313,12 @@ class _RegisterRun:
 
     def _insert_invoice(self, session: Session) -> tuple[int, bool]:
         """The invoice's id, and whether this call inserted it (a re-run finds it)."""
-        inserted = insert_row(session, Invoice, self.invoice_row)
+        inserted = insert_row(session, Invoice, self.invoice_row, returning="id")
+        if inserted is not None:
+            return int(inserted), True
         found = session.exec(select(Invoice.id).where(Invoice.package_id == self.package_id)).one()
         assert found is not None
-        return found, inserted
+        return found, False
 
     # ---------------------------------------------------------------- the main file
 
@@ -315,7 +329,8 @@ class _RegisterRun:
             return
         with session_scope() as session:
             rows = self._decide(session, batch, invoice)
-            self._write(session, lambda s: self._insert(s, rows))
+            prepared = rows.prepare(session.connection().dialect)  # before the write lock
+            self._write(session, lambda s: self._insert(s, prepared))
         if self.deferred is not None:
             self.cases.extend(rows.cases)
         self._fault_hook()
@@ -323,15 +338,12 @@ class _RegisterRun:
             if case["status"] == ACCEPTED:
                 self.forward.add_case(elem, case["sumv_kop"])
 
-    def _insert(self, session: Session, rows: _Rows) -> None:
-        invoice_id = self.invoice_id(session)
-        for case in rows.cases:
-            case["invoice_id"] = invoice_id
-        insert_rows(session, CareCase, rows.cases)
-        insert_rows(session, CareSl, rows.sls)
-        insert_rows(session, CareUsl, rows.usls)
-        insert_rows(session, RecordProblem, rows.problems)
-        insert_rows(session, Event, rows.events)
+    def _insert(self, session: Session, prepared: _Prepared) -> None:
+        cases, *rest = prepared
+        if cases is not None:
+            cases.fill("invoice_id", self.invoice_id(session))
+        for rows in (cases, *rest):
+            insert_prepared(session, rows)
 
     def _events(self, batch: Batch, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The information resource's events of the batch (:mod:`workers.care_events`)."""

@@ -55,7 +55,7 @@ def publish_protocols(package_id: int | None = None) -> None:
     publish_pending(package_id)
 
 
-def answer_now(package_id: int, rows: list[Outbox] | None = None) -> None:
+def answer_now(package_id: int) -> None:
     """Publish what the package owes from the delivery that concluded it, without a hop
     through the ``reply`` queue. If NATS (or the database) fails here, the ``reply``
     queue takes it over and retries it with backoff; and if Redis is down too, the
@@ -63,18 +63,18 @@ def answer_now(package_id: int, rows: list[Outbox] | None = None) -> None:
     twice: the outbox row is marked once, and OMS_OUT drops a repeated Nats-Msg-Id.
     """
     try:
-        publish_pending(package_id, rows)
+        publish_pending(package_id)
     except TransientError as exc:
         log.warning("reply.handed_to_queue", package_id=package_id, error=type(exc).__name__)
         publish_protocols.send(package_id)
 
 
-def publish_pending(package_id: int | None, rows: list[Outbox] | None = None) -> None:
-    """Publish every pending outbox row of ``package_id`` (or the oldest pending ones);
-    ``rows``: those rows, read by the transaction that concluded the package."""
-    if rows is None:
-        with session_scope() as session:
-            rows = pending_outbox(session, package_id)
+def publish_pending(package_id: int | None) -> None:
+    """Publish every pending outbox row of ``package_id`` (or the oldest pending ones),
+    read after the transaction that concluded the package: on SQLite a read inside it
+    would hold the write lock."""
+    with session_scope() as session:
+        rows = pending_outbox(session, package_id)
     bridge = get_bridge()
     published: list[tuple[Outbox, PubAck]] = []
     try:

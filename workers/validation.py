@@ -21,7 +21,6 @@ import json
 import os
 import time
 
-from sqlalchemy import delete
 from sqlmodel import Session
 
 from contracts.flk import Environment, FlkResult, check_flk
@@ -30,10 +29,10 @@ from contracts.protocol import Code, Problem, Protocol, render_protocol
 from omsx.errors import ContractError
 from omsx.settings import Settings, get_settings
 from storage.blobs import BlobStore
-from storage.bulk import insert_row, table_of
+from storage.bulk import put_row
 from storage.db import session_scope
 from storage.models import FlkOutcome, Package, State
-from storage.packages import enter, transition
+from storage.packages import enter, first_receipt_seq, transition
 from storage.refs import directories, participants
 from workers.apply import IN_FLIGHT as APPLYING
 from workers.apply import apply, apply_package
@@ -135,6 +134,7 @@ def validate(package_id: int) -> None:
                 stage="validate",
                 attempt=attempt,
                 duration_ms=ms,
+                receipt_seq=first_receipt_seq(session, package_id),  # read before the write
             )
         else:
             assert isinstance(checked, FlkResult)
@@ -170,14 +170,11 @@ def _checked(
         release=not hold,
     )
     if moved:
-        # a re-driven run's newer outcome replaces the stored one
-        outcomes = table_of(FlkOutcome)
-        session.execute(delete(outcomes).where(outcomes.c.package_id == package.id))
-        outcome = {
+        outcome = {  # a re-driven run's newer outcome replaces the stored one
             "package_id": package.id,
             "protocol": render_protocol(flk.protocol),
             "refused": json.dumps({str(k): v for k, v in sorted(flk.refused.items())}),
             "format_version": flk.main.fmt.version if flk.main and flk.main.fmt else "",
         }
-        insert_row(session, FlkOutcome, outcome)
+        put_row(session, FlkOutcome, outcome, key=("package_id",))
     return moved

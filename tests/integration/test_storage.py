@@ -198,6 +198,42 @@ def test_bulk_insert_fills_defaults_keeps_types_and_skips_rows_already_there(db:
         insert_rows(s, CareSl, [{"package_id": package_id, "nonsense": 1}])
 
 
+def test_put_row_inserts_then_replaces_the_columns_it_names_and_keeps_the_rest(
+    db: str,
+) -> None:
+    from storage.bulk import insert_row, put_row
+    from storage.models import FlkOutcome
+
+    with session_scope(db) as s:
+        package_id = _receive(s, "c" * 64, 1).package.id
+        other = _receive(s, "d" * 64, 2).package.id
+    first = {"package_id": package_id, "protocol": b"<first/>", "refused": '{"3": "904"}'}
+    with session_scope(db) as s:
+        put_row(s, FlkOutcome, first, key=("package_id",))
+    with Session(get_engine(db)) as s:
+        stored = s.exec(select(FlkOutcome)).one()
+    assert (stored.protocol, stored.refused, stored.format_version) == (
+        b"<first/>",
+        '{"3": "904"}',
+        "",
+    )
+    created = stored.created_at
+    with session_scope(db) as s:  # insert_row's RETURNING: the value, None when it is there
+        assert insert_row(s, FlkOutcome, first, returning="package_id") is None
+        assert insert_row(
+            s, FlkOutcome, {**first, "package_id": other}, returning="package_id"
+        ) == (other)
+    with session_scope(db) as s:  # a re-driven run's outcome replaces it
+        put_row(s, FlkOutcome, {**first, "protocol": b"<second/>", "refused": "{}"},
+                key=("package_id",))  # fmt: skip
+    with Session(get_engine(db)) as s:
+        again = s.exec(select(FlkOutcome).order_by(FlkOutcome.package_id)).all()
+    assert [(r.protocol, r.refused, r.created_at) for r in again] == [
+        (b"<second/>", "{}", created),
+        (b"<first/>", '{"3": "904"}', again[1].created_at),
+    ]
+
+
 def test_the_migrations_build_exactly_the_models_schema(db: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
