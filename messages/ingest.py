@@ -159,7 +159,19 @@ class Ingest:
         transaction — one turn at the database's write lock for the pull, not one per
         message — then each package is handed over and its message acked (in any order:
         every message is acked explicitly). A message whose bytes could not be stored,
-        or whose hand-over failed, is nak'ed alone; the database failing naks the pull."""
+        or whose hand-over failed, is nak'ed alone; the database failing naks the pull.
+
+        Meanwhile JetStream hears that the pull is in hand (:func:`_keep_alive`), so
+        the ack wait can be short: a message whose ack is lost (a server restarting)
+        or whose ingest died comes back within it, and a long hand-over (a large
+        object read, a database slow to take the write) is not delivered twice."""
+        beat = asyncio.create_task(_keep_alive(msgs, self.settings.ingest_ack_wait_s / 3))
+        try:
+            await self._handle_all(msgs)
+        finally:
+            beat.cancel()
+
+    async def _handle_all(self, msgs: list[Msg]) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         slots = asyncio.Semaphore(self.settings.ingest_concurrency)
@@ -349,6 +361,21 @@ class Ingest:
                 publish_protocols.send(package_id)
         except (redis.RedisError, dramatiq.errors.ConnectionError) as exc:
             raise BrokerUnavailable(f"enqueue failed: {type(exc).__name__}") from exc
+
+
+async def _keep_alive(msgs: list[Msg], every: float) -> None:
+    """Every ``every`` seconds, tell JetStream (+WPI) that the messages not yet acked
+    or nak'ed are still being worked on, which restarts their ack wait."""
+    while True:
+        await asyncio.sleep(every)
+        for msg in msgs:
+            if msg.is_acked:
+                continue
+            try:
+                await msg.in_progress()
+            except NatsError as exc:  # the ack wait runs out and the message comes back
+                log.warning("ingest.progress_failed", seq=msg.metadata.sequence.stream,
+                            error=type(exc).__name__)  # fmt: skip
 
 
 async def _retry_later(msg: Msg, exc: TransientError) -> None:

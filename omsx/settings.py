@@ -73,7 +73,9 @@ class Settings(BaseSettings):
         8, ge=1, description="Messages of a pull an ingest process stores at once"
     )
     ingest_durable: str = Field("omsx-ingest", description="Durable name of the ingest consumer")
-    ingest_ack_wait_s: int = Field(60, ge=5, description="Redelivery after this long without ack")
+    ingest_ack_wait_s: int = Field(
+        15, ge=5, description="Redelivery after this long without an ack or a progress beat"
+    )
 
     # package limits (exchange.md §3)
     max_package_bytes: int = Field(64 * MiB, description="Largest accepted package, compressed")

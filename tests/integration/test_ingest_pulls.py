@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nats.js.errors import NotFoundError
 from sqlmodel import func, select
 from structlog.testing import capture_logs
 
 from messages import headers as H
+from messages import ingest as ingest_module
 from messages.connect import connect
 from messages.ingest import Ingest
 from messages.streams import IN_STREAM
@@ -115,3 +117,56 @@ def test_ingest_outlives_pulls_failing_while_jetstream_is_away(
     assert any(e["error"] == "ServiceUnavailableError" for e in failed)  # the 503
     assert [e["event"] for e in logs].count("ingest.resubscribed") == 1
     assert [e["event"] for e in logs].count("ingest.stopped") == 1
+
+
+@pytest.mark.parametrize("beats", [True, False], ids=["beats", "control-without-beats"])
+def test_a_pull_in_hand_longer_than_the_ack_wait_is_not_delivered_again(
+    pipeline_env: Settings,
+    fresh_nats: EmbeddedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    beats: bool,
+) -> None:
+    """Handling outlasts a 5 s ack wait (paused 8 s before the ack) while a second
+    ingest pulls on the same consumer: with the progress beats JetStream keeps the
+    message with the first; without them (the control) it hands it to the second."""
+    if not beats:
+        monkeypatch.setattr(ingest_module, "_keep_alive", _no_beats)
+    slow = pipeline_env.model_copy(update={"ingest_ack_wait_s": 5, "fault_pause_before_ack_s": 8})
+
+    async def scenario() -> tuple[int | None, int, int]:
+        nc = await connect(slow, name="test-ingest")
+        publisher = await connect(slow, name="test-gateway")
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(Ingest(slow, nc).run(stop)) for _ in range(2)]
+        try:
+            name, data = register("HM640001S64004_25115", n=1, seed=5)
+            published = await publisher.jetstream().publish(
+                SUBJECT, data, headers={H.FILE_NAME: f"{name}.zip"}
+            )
+            js = nc.jetstream()
+
+            async def answered() -> bool:
+                try:
+                    info = await js.consumer_info(IN_STREAM, slow.ingest_durable)
+                except NotFoundError:  # the ingests are still making it
+                    return False
+                seq = info.delivered.stream_seq or 0
+                return info.num_ack_pending == 0 and seq >= published.seq
+
+            await _until("acked", answered, 40)
+            info = await js.consumer_info(IN_STREAM, slow.ingest_durable)
+            deliveries = info.delivered.consumer_seq  # every delivery takes a consumer seq
+            return deliveries, _receipts(), sum(not t.done() for t in tasks)
+        finally:
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 20)
+            await publisher.close()
+            await nc.close()
+
+    deliveries, receipts, running = asyncio.run(scenario())
+    assert (receipts, running) == (1, 2)  # a second delivery is known by its stream seq
+    assert deliveries == 1 if beats else deliveries >= 2
+
+
+async def _no_beats(msgs: list[Any], every: float) -> None:
+    await asyncio.Event().wait()  # the control: never beats
