@@ -120,8 +120,9 @@ def put_row(
 
 
 class _InsertPlan:
-    """``INSERT … ON CONFLICT DO NOTHING`` for one table and column set, with how each
-    row becomes the driver's positional parameters (defaults and type processing)."""
+    """``INSERT … ON CONFLICT DO NOTHING`` for one table and column set — or, with
+    ``replace`` (the conflict's key), ``DO UPDATE`` of the set's other columns — with
+    how each row becomes the driver's positional parameters (defaults and types)."""
 
     def __init__(
         self, table: Table, dialect: Dialect, keys: tuple[str, ...], replace: tuple[str, ...]
