@@ -43,11 +43,9 @@ def insert_rows(
     """
     if not rows:
         return
-    connection = session.connection()
-    plan = _plan(table_of(model), connection.dialect, tuple(rows[0]))
-    for start in range(0, len(rows), chunk):
-        params = [plan.values(row) for row in rows[start : start + chunk]]
-        connection.exec_driver_sql(plan.sql, params)
+    dialect = session.connection().dialect
+    for start in range(0, len(rows), chunk):  # converted a chunk at a time: memory
+        insert_prepared(session, prepare_rows(dialect, model, rows[start : start + chunk]))
 
 
 @dataclass

@@ -57,7 +57,6 @@ from storage.db import session_scope
 from storage.events import Event
 from storage.models import Package
 from storage.registry import (
-    advance,
     decisions,
     earlier_cases,
     insurance_of,
@@ -245,7 +244,6 @@ class _RegisterRun:
             [] if one_batch(package, settings) else None
         )
         self.cases: list[dict[str, Any]] = []  # a deferred run's, for the invoice's figures
-        self.deferred_done = 0  # the batches the deferred writes complete
         self.figures_written = False
         self.progress = Progress.of(package, parsed)
         # the day the region received it: the care events' date, and the date of an
@@ -256,7 +254,6 @@ class _RegisterRun:
         """Write now, in ``session`` (with the batch's progress), or at the end."""
         if self.deferred is not None:
             self.deferred.append(write)
-            self.deferred_done = self.progress.index + 1  # advanced once, at the end
             return
         assert session is not None
         write(session)
@@ -273,8 +270,7 @@ class _RegisterRun:
             self.invoice.id, self.figures_written = self._insert_invoice(session)
         for write in self.deferred:
             write(session)
-        if self.deferred:
-            advance(session, self.package_id, self.deferred_done)
+        self.progress.commit(session)  # counts nothing: all of it commits with the conclusion
         self.deferred.clear()
 
     # ---------------------------------------------------------------- the invoice
