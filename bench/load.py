@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +65,7 @@ from bench.common import (
     table,
     wait_log,
 )
-from bench.loadmix import Mix, load_mix, write_participants
+from bench.loadmix import Item, Mix, load_mix, write_participants
 
 DEFAULT_MATRIX = (
     "sqlite:2:1:tls,sqlite:2:1:tl:600:small,postgres:2:1:t:400,sqlite:1:1:t:400,"
@@ -80,6 +81,11 @@ REPEAT_AFTER_S = DUPLICATE_WINDOW_S + 1.0
 SUSTAINABLE = 0.6  # mode s offers this share of the configuration's measured throughput
 SUSTAINED_S = 60
 STALL_S = 120.0
+PARTS: dict[str, Callable[[Item], bool]] = {
+    "small": lambda item: item.small,  # all but the registers of more than 50 cases
+    "flows": lambda item: item.kind != "registry",  # hosp, tmk, attach, appeal, erz
+}
+"""The parts of the mix a configuration may run alone (``BENCH_MATRIX``'s ``part``)."""
 HOPS = ("validate", "apply", "reply")  # the hub's queues, sampled for their depth
 FLOOR_HOPS = 1
 """Dramatiq messages the hub spends on a package up to OMSX_APPLY_INLINE_MAX_BYTES (every
@@ -94,24 +100,35 @@ class Config:
     ingest: int
     modes: str  # t throughput, l latency at BENCH_RATE, s latency at a sustainable rate
     packages: int  # of the throughput run
-    small: bool = False  # only the mix's small packages (registers of at most 50 cases)
+    only: str = ""  # "small" or "flows": a part of the mix (:data:`PARTS`), else all of it
 
     @property
     def name(self) -> str:
-        return f"{self.db} w{self.workers} i{self.ingest}" + (" small" if self.small else "")
+        return f"{self.db} w{self.workers} i{self.ingest}" + (f" {self.only}" if self.only else "")
+
+    def schedule(self, mix: Mix) -> list[int]:
+        """The mix's publishing order, of the configuration's part only."""
+        if not self.only:
+            return mix.schedule
+        part = PARTS[self.only]
+        return [i for i in mix.schedule if part(mix.pool[i])]
 
 
 def matrix(packages: int) -> list[Config]:
-    """``BENCH_MATRIX``: ``db:workers:ingest[:modes[:packages[:small]]]``, comma-separated."""
+    """``BENCH_MATRIX``: ``db:workers:ingest[:modes[:packages[:part]]]``, comma-separated;
+    ``part`` one of :data:`PARTS`."""
     dbs = bench_dbs()
     configs = []
     for entry in os.environ.get("BENCH_MATRIX", DEFAULT_MATRIX).split(","):
         db, workers, ingest, *rest = entry.strip().split(":")
         modes = rest[0] if rest else "t"
         count = min(int(rest[1]), packages) if len(rest) > 1 else packages
-        small = len(rest) > 2 and rest[2] == "small"
+        only = rest[2] if len(rest) > 2 else ""
+        if only and only not in PARTS:
+            raise SystemExit(f"BENCH_MATRIX: unknown part {only!r} in {entry!r}; "
+                             f"one of {', '.join(PARTS)}")  # fmt: skip
         if db in dbs:
-            configs.append(Config(db, int(workers), int(ingest), modes, count, small))
+            configs.append(Config(db, int(workers), int(ingest), modes, count, only))
     return configs
 
 
@@ -781,8 +798,7 @@ def run_config(
         count = int(os.environ.get("BENCH_LATENCY_PACKAGES", str(min(config.packages, 500))))
     else:  # a minute at the sustainable rate
         count = max(200, round(rate * SUSTAINED_S))
-    schedule = [i for i in mix.schedule if mix.pool[i].small] if config.small else mix.schedule
-    positions = schedule[:count]
+    positions = config.schedule(mix)[:count]
     from omsx.settings import Settings
 
     threads = int(os.environ.get("BENCH_THREADS", str(Settings().worker_threads)))

@@ -43,7 +43,7 @@ from omsx.settings import Settings
 from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.models import State
-from storage.packages import ReceiptOutcome, first_receipt, record_receipt
+from storage.packages import Arriving, ReceiptOutcome, first_receipt, record_receipts
 from workers.outcome import conclude, duplicate_of, package_base, queue_protocol
 from workers.replies import publish_protocols
 from workers.validation import validate
@@ -293,22 +293,16 @@ class Ingest:
         its package to next ("validate", "reply", both or none), decided from the state
         this transaction read."""
         with session_scope() as session:
-            return [self._store(session, arrival) for arrival in arrivals]
+            outcomes = record_receipts(session, [_arriving(a) for a in arrivals])
+            return [
+                self._follow(session, arrival, outcome)
+                for arrival, outcome in zip(arrivals, outcomes, strict=True)
+            ]
 
     @staticmethod
-    def _store(session: Session, arrival: Arrival) -> tuple[ReceiptOutcome, tuple[str, ...]]:
-        role, code, kind = subject_parts(arrival.subject)
-        outcome = record_receipt(
-            session,
-            sha256=arrival.sha256,
-            stream_seq=arrival.stream_seq,
-            subject=arrival.subject,
-            file_name=arrival.file_name,
-            size=arrival.size,
-            sender_role=role,
-            sender_code=code,
-            kind=kind,
-        )
+    def _follow(
+        session: Session, arrival: Arrival, outcome: ReceiptOutcome
+    ) -> tuple[ReceiptOutcome, tuple[str, ...]]:
         package = outcome.package
         waiting = package.state == State.RECEIVED
         if arrival.transport_problem is not None:
@@ -387,6 +381,20 @@ async def _retry_later(msg: Msg, exc: TransientError) -> None:
         await msg.nak(delay=NAK_DELAY_S)
     except NatsError as failed:
         log.warning("ingest.nak_failed", seq=seq, error=type(failed).__name__)
+
+
+def _arriving(arrival: Arrival) -> Arriving:
+    role, code, kind = subject_parts(arrival.subject)
+    return Arriving(
+        sha256=arrival.sha256,
+        stream_seq=arrival.stream_seq,
+        subject=arrival.subject,
+        file_name=arrival.file_name,
+        size=arrival.size,
+        sender_role=role,
+        sender_code=code,
+        kind=kind,
+    )
 
 
 def _outcome_name(outcome: ReceiptOutcome) -> str:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.bulk import insert_row, table_of
+from storage.bulk import insert_row, insert_rows, table_of
 from storage.models import (
     STAGE_DONE,
     NameClaim,
@@ -48,6 +47,13 @@ _ENTER_PINNING = _TRANSITION.values(
     apply_batch=func.coalesce(_PACKAGE.c.apply_batch, bindparam("pin_batch"))
 ).returning(*_PACKAGE.c)
 _RECEIPT = table_of(Receipt)
+_RECEIVED_SEQS = select(_RECEIPT.c.stream_seq, _RECEIPT.c.package_id).where(
+    _RECEIPT.c.stream_seq.in_(bindparam("seqs", expanding=True))
+)
+_PACKAGES_OF = _PACKAGE.select().where(
+    _PACKAGE.c.sha256.in_(bindparam("shas", expanding=True))
+    | _PACKAGE.c.id.in_(bindparam("ids", expanding=True))
+)
 _FIRST_RECEIPT_SEQ = select(func.min(_RECEIPT.c.stream_seq)).where(
     _RECEIPT.c.package_id == bindparam("receipt_package_id")
 )
@@ -81,49 +87,98 @@ class ReceiptOutcome:
     redelivery: bool  # the same stream message seen again
 
 
-def record_receipt(
-    session: Session,
-    *,
-    sha256: str,
-    stream_seq: int,
-    subject: str,
-    file_name: str,
-    size: int,
-    sender_role: str,
-    sender_code: str,
-    kind: str,
-) -> ReceiptOutcome:
-    """Store the ``Package`` (unique by SHA-256) and its ``Receipt`` (unique by stream seq)."""
-    known = session.exec(select(Receipt).where(Receipt.stream_seq == stream_seq)).first()
-    if known is not None:
-        package = session.get(Package, known.package_id)
-        assert package is not None
-        return ReceiptOutcome(package, created=False, duplicate=False, redelivery=True)
-    package = _package_by_sha(session, sha256)
-    created = package is None
-    if package is None:
-        package = Package(
-            sha256=sha256,
-            file_name=file_name,
-            subject=subject,
-            size=size,
-            sender_role=sender_role,
-            sender_code=sender_code,
-            kind=kind,
-        )
-        try:
-            with session.begin_nested():
-                session.add(package)
-                session.flush()
-        except IntegrityError:  # a concurrent ingest stored the same bytes first
-            package = _package_by_sha(session, sha256)
-            assert package is not None
-            created = False
+@dataclass(frozen=True)
+class Arriving:
+    """A message on OMS_IN as its receipt records it."""
+
+    sha256: str
+    stream_seq: int
+    subject: str
+    file_name: str
+    size: int
+    sender_role: str
+    sender_code: str
+    kind: str
+
+
+def record_receipt(session: Session, **arriving: Any) -> ReceiptOutcome:
+    """Store one message's ``Package`` and ``Receipt`` (:func:`record_receipts`)."""
+    return record_receipts(session, [Arriving(**arriving)])[0]
+
+
+def record_receipts(session: Session, arrivals: Sequence[Arriving]) -> list[ReceiptOutcome]:
+    """Store each message's ``Package`` (unique by SHA-256) and ``Receipt`` (unique by
+    stream seq), in order: a message already received (its seq known) is a redelivery,
+    one whose bytes are known — also from earlier in ``arrivals`` — is a duplicate.
+
+    Two reads for all of them, an insert per new package (``ON CONFLICT DO NOTHING``:
+    a concurrent ingest that stored the same bytes first makes it a duplicate, without
+    a savepoint), and the timeline rows and receipts in one executemany each: ingest
+    stores a pull in one transaction, and on SQLite that holds the write lock."""
+    if not arrivals:
+        return []
+    seqs = [a.stream_seq for a in arrivals]
+    known: dict[int, int] = {
+        seq: package_id for seq, package_id in session.execute(_RECEIVED_SEQS, {"seqs": seqs})
+    }
+    shas = [a.sha256 for a in arrivals if a.stream_seq not in known]
+    by_sha: dict[str, Package] = {}
+    by_id: dict[int, Package] = {}
+    for row in session.execute(_PACKAGES_OF, {"shas": shas, "ids": list(known.values())}):
+        package = Package(**row._mapping)
+        by_sha[package.sha256] = by_id[row.id] = package
+    outcomes: list[ReceiptOutcome] = []
+    events: list[dict[str, Any]] = []
+    receipts: list[dict[str, Any]] = []
+    for arriving in arrivals:
+        seq = arriving.stream_seq
+        if seq in known:
+            outcomes.append(ReceiptOutcome(by_id[known[seq]], created=False, duplicate=False,
+                                           redelivery=True))  # fmt: skip
+            continue
+        found = by_sha.get(arriving.sha256)
+        created = found is None
+        if found is not None:
+            package = found
         else:
-            add_event(session, package.id, "ingest", "received", detail=f"seq={stream_seq}")
-    assert package.id is not None  # flushed above
-    session.add(Receipt(stream_seq=stream_seq, package_id=package.id, duplicate=not created))
-    return ReceiptOutcome(package, created=created, duplicate=not created, redelivery=False)
+            package = _insert_package(session, arriving)
+            created = package.id is not None
+            if not created:  # a concurrent ingest stored the same bytes first
+                stored = _package_by_sha(session, arriving.sha256)
+                assert stored is not None
+                package = stored
+            by_sha[package.sha256] = package
+        assert package.id is not None
+        if created:
+            events.append(_event_row(package.id, "ingest", "received", detail=f"seq={seq}"))
+        receipts.append({"stream_seq": seq, "package_id": package.id, "duplicate": not created,
+                         "received_at": utcnow()})  # fmt: skip
+        known[seq] = package.id  # the same message twice in one pull: a redelivery
+        by_id[package.id] = package
+        outcomes.append(ReceiptOutcome(package, created=created, duplicate=not created,
+                                       redelivery=False))  # fmt: skip
+    insert_rows(session, PackageEvent, events)
+    insert_rows(session, Receipt, receipts)
+    return outcomes
+
+
+def _insert_package(session: Session, arriving: Arriving) -> Package:
+    """The new package, with its id — or without one if its bytes are there already."""
+    now = utcnow()
+    row: dict[str, Any] = {
+        "sha256": arriving.sha256,
+        "file_name": arriving.file_name,
+        "subject": arriving.subject,
+        "size": arriving.size,
+        "sender_role": arriving.sender_role,
+        "sender_code": arriving.sender_code,
+        "kind": arriving.kind,
+        "state": State.RECEIVED.value,
+        "attempts": 0,
+        "received_at": now,
+        "updated_at": now,
+    }
+    return Package(**row, id=insert_row(session, Package, row, returning="id"))
 
 
 def _package_by_sha(session: Session, sha256: str) -> Package | None:
@@ -155,19 +210,30 @@ def add_event(
     detail: str = "",
 ) -> None:
     assert package_id is not None
-    session.execute(
-        _ADD_EVENT,
-        {
-            "package_id": package_id,
-            "at": utcnow(),
-            "stage": stage,
-            "outcome": outcome,
-            "worker": WORKER_ID,
-            "attempt": attempt,
-            "duration_ms": duration_ms,
-            "detail": detail[:500],
-        },
-    )
+    row = _event_row(package_id, stage, outcome, attempt=attempt, duration_ms=duration_ms,
+                     detail=detail)  # fmt: skip
+    session.execute(_ADD_EVENT, row)
+
+
+def _event_row(
+    package_id: int,
+    stage: str,
+    outcome: str,
+    *,
+    attempt: int = 0,
+    duration_ms: int | None = None,
+    detail: str = "",
+) -> dict[str, Any]:
+    return {
+        "package_id": package_id,
+        "at": utcnow(),
+        "stage": stage,
+        "outcome": outcome,
+        "worker": WORKER_ID,
+        "attempt": attempt,
+        "duration_ms": duration_ms,
+        "detail": detail[:500],
+    }
 
 
 def transition(

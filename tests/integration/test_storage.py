@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlmodel import Session, func, select
 
@@ -9,11 +11,13 @@ from storage.db import dispose_engines, get_engine, one_transaction, session_sco
 from storage.migrate import upgrade
 from storage.models import NameClaim, Outbox, Package, PackageEvent, Receipt, State
 from storage.packages import (
+    Arriving,
     add_outbox,
     claim_name,
     mark_published,
     pending_outbox,
     record_receipt,
+    record_receipts,
     transition,
 )
 
@@ -70,6 +74,66 @@ def test_the_same_bytes_in_a_new_message_are_a_duplicate_receipt(db: str) -> Non
     assert dup.duplicate and not dup.created
     assert _count(db, Package) == 1
     assert _count(db, Receipt) == 2
+
+
+def _arriving(sha: str, seq: int) -> Arriving:
+    return Arriving(sha256=sha, stream_seq=seq, subject="oms.in.mo.640001.hosp",
+                    file_name=f"I01_{seq}.zip", size=seq, sender_role="mo",
+                    sender_code="640001", kind="hosp")  # fmt: skip
+
+
+def test_a_pull_of_receipts_is_stored_in_order_as_one_message_at_a_time_would_be(
+    db: str,
+) -> None:
+    with session_scope(db) as s:
+        earlier = _receive(s, "1" * 64, 1).package
+    pull = [
+        _arriving("2" * 64, 2),  # new
+        _arriving("2" * 64, 3),  # the same bytes again, in the same pull
+        _arriving("1" * 64, 1),  # a message received before, delivered again
+        _arriving("1" * 64, 4),  # bytes received before, in a new message
+        _arriving("3" * 64, 5),  # new
+        _arriving("3" * 64, 5),  # the same message twice in one pull
+    ]
+    with session_scope(db) as s:
+        got = record_receipts(s, pull)
+    flags = [(o.created, o.duplicate, o.redelivery) for o in got]
+    assert flags == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+        (False, True, False),
+        (True, False, False),
+        (False, False, True),
+    ]
+    new, new2 = got[0].package, got[4].package
+    assert [o.package.id for o in got] == [new.id, new.id, earlier.id, earlier.id, new2.id,
+                                           new2.id]  # fmt: skip
+    assert new.state == State.RECEIVED and new.file_name == "I01_2.zip" and new.size == 2
+    assert _count(db, Package) == 3
+    with Session(get_engine(db)) as s:
+        receipts = s.exec(select(Receipt).order_by(Receipt.stream_seq)).all()
+        stored = s.get(Package, new.id)
+        events = s.exec(select(PackageEvent.package_id, PackageEvent.detail)).all()
+    assert [(r.stream_seq, r.package_id, r.duplicate) for r in receipts] == [
+        (1, earlier.id, False),
+        (2, new.id, False),
+        (3, new.id, True),
+        (4, earlier.id, True),
+        (5, new2.id, False),
+    ]
+    # what the caller holds is what was written (SQLite gives the times back naive)
+    assert stored is not None
+    naive = {k: v.replace(tzinfo=None) if isinstance(v, datetime) else v
+             for k, v in new.model_dump().items()}  # fmt: skip
+    assert {k: v.replace(tzinfo=None) if isinstance(v, datetime) else v
+            for k, v in stored.model_dump().items()} == naive  # fmt: skip
+    assert sorted(events) == sorted([(earlier.id, "seq=1"), (new.id, "seq=2"), (new2.id, "seq=5")])
+    with session_scope(db) as s:  # the whole pull again: every message a redelivery
+        again = record_receipts(s, pull)
+    assert all(o.redelivery for o in again)
+    assert [o.package.id for o in again] == [o.package.id for o in got]
+    assert _count(db, Receipt) == 5
 
 
 def test_a_transition_guard_lets_exactly_one_run_through(db: str) -> None:
