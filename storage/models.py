@@ -9,12 +9,17 @@ re-publish of the same bytes is a duplicate receipt of the same package.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Field, SQLModel
+
+_Model = TypeVar("_Model", bound=SQLModel)
 
 
 def utcnow() -> datetime:
@@ -25,6 +30,19 @@ def columns(model: Any, names: str) -> list[Any]:
     """The columns of ``model`` named in ``names`` (space-separated), for a select of
     just those (wider than sqlmodel's typed select allows)."""
     return [getattr(model, name) for name in names.split()]
+
+
+def detached(model: type[_Model], row: Mapping[Any, Any]) -> _Model:
+    """An instance of ``model`` from a row a Core statement read (all its columns), as
+    the ORM's loader builds one — its values set, not assigned one by one through
+    SQLModel's and SQLAlchemy's attribute events, which cost ~30 times as much — and
+    attached to no session: to read, not to change and save."""
+    manager = manager_of_class(model)
+    if not manager.mapper.configured:  # its attributes work once the mappers are
+        configure_mappers()
+    instance: _Model = manager.new_instance()
+    instance.__dict__.update(row)
+    return instance
 
 
 def day_span(day: date, zone: tzinfo) -> tuple[datetime, datetime]:

@@ -27,6 +27,7 @@ from storage.models import (
     PackageEvent,
     Receipt,
     State,
+    detached,
     utcnow,
 )
 
@@ -42,6 +43,8 @@ _TRANSITION = (
     .where(_PACKAGE.c.id == bindparam("guard_id"))
     .where(_PACKAGE.c.state.in_(bindparam("guard_states", expanding=True)))
 )
+_BY_ID = _PACKAGE.select().where(_PACKAGE.c.id == bindparam("package_id"))
+_NEW_PACKAGE = dict.fromkeys(_PACKAGE.c.keys())  # a new package's row: the columns not set
 _ENTER = _TRANSITION.returning(*_PACKAGE.c)
 _ENTER_PINNING = _TRANSITION.values(
     apply_batch=func.coalesce(_PACKAGE.c.apply_batch, bindparam("pin_batch"))
@@ -125,7 +128,7 @@ def record_receipts(session: Session, arrivals: Sequence[Arriving]) -> list[Rece
     by_sha: dict[str, Package] = {}
     by_id: dict[int, Package] = {}
     for row in session.execute(_PACKAGES_OF, {"shas": shas, "ids": list(known.values())}):
-        package = Package(**row._mapping)
+        package = detached(Package, row._mapping)
         by_sha[package.sha256] = by_id[row.id] = package
     outcomes: list[ReceiptOutcome] = []
     events: list[dict[str, Any]] = []
@@ -178,7 +181,8 @@ def _insert_package(session: Session, arriving: Arriving) -> Package:
         "received_at": now,
         "updated_at": now,
     }
-    return Package(**row, id=insert_row(session, Package, row, returning="id"))
+    return detached(Package, {**_NEW_PACKAGE, **row,
+                              "id": insert_row(session, Package, row, returning="id")})  # fmt: skip
 
 
 def _package_by_sha(session: Session, sha256: str) -> Package | None:
@@ -208,10 +212,14 @@ def add_event(
     attempt: int = 0,
     duration_ms: int | None = None,
     detail: str = "",
+    at: datetime | None = None,
 ) -> None:
+    """A timeline line, at ``at`` (default: now)."""
     assert package_id is not None
     row = _event_row(package_id, stage, outcome, attempt=attempt, duration_ms=duration_ms,
                      detail=detail)  # fmt: skip
+    if at is not None:
+        row["at"] = at
     session.execute(_ADD_EVENT, row)
 
 
@@ -293,7 +301,13 @@ def enter(
     if row is None:
         return None
     add_event(session, package_id, stage, "started", attempt=attempt)
-    return Package(**row._mapping)
+    return detached(Package, row._mapping)
+
+
+def read_package(session: Session, package_id: int) -> Package | None:
+    """The package as stored (:func:`storage.models.detached`), or None."""
+    row = session.execute(_BY_ID, {"package_id": package_id}).one_or_none()
+    return None if row is None else detached(Package, row._mapping)
 
 
 def _move(
@@ -362,7 +376,7 @@ def pending_outbox(
         rows = session.execute(_PENDING, {"pending_limit": limit})
     else:
         rows = session.execute(_PENDING_OF, {"pending_of": package_id, "pending_limit": limit})
-    return [Outbox(**row._mapping) for row in rows]
+    return [detached(Outbox, row._mapping) for row in rows]
 
 
 def mark_published(session: Session, outbox_id: int, at: datetime | None = None) -> None:

@@ -7,10 +7,13 @@ the refused records) is stored and the package moves to ``checked`` for ``apply`
 in this delivery when the package is small (``OMSX_APPLY_INLINE_MAX_BYTES``) — one
 Dramatiq hop and one crash-guard count fewer for most of a region's traffic, and the
 move commits with apply's start, its name claim and its first try at the scope's
-lease — else through the ``apply`` queue. The delivery keeps its hold on a small
-package until apply concludes it, so a worker that dies in the inline apply is counted
-towards the quarantine as in ``apply``'s own deliveries; the message delivered again
-finds the package validating (FLK again) or applying, and goes on with apply.
+lease — else through the ``apply`` queue. Such a package is not even entered
+(``validating``): read, checked, and its first write is that move (or its rejection),
+its timeline's ``started`` line written then, with the time FLK began. The delivery
+keeps its hold on a small package until apply concludes it, so a worker that dies in
+the inline apply is counted towards the quarantine as in ``apply``'s own deliveries;
+the message delivered again finds the package received (FLK again) or applying, and
+goes on with apply.
 Contract failures are outcomes, not exceptions: only transient failures (database,
 blob store) raise and are retried.
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -31,8 +36,8 @@ from omsx.settings import Settings, get_settings
 from storage.blobs import BlobStore
 from storage.bulk import put_row
 from storage.db import session_scope
-from storage.models import FlkOutcome, Package, State
-from storage.packages import enter, first_receipt_seq, transition
+from storage.models import FlkOutcome, Package, State, utcnow
+from storage.packages import add_event, enter, first_receipt_seq, read_package, transition
 from storage.refs import directories, participants
 from workers.apply import IN_FLIGHT as APPLYING
 from workers.apply import apply, apply_package
@@ -93,52 +98,46 @@ def inline_apply(package: Package, settings: Settings) -> bool:
 def validate(package_id: int) -> None:
     settings = get_settings()
     attempt = current_attempt()
-    with session_scope() as session:
-        package = enter(session, package_id, source=IN_FLIGHT, target=State.VALIDATING,
-                        stage="validate", attempt=attempt)  # fmt: skip
-        entered = package is not None
-        if package is None:
-            package = session.get(Package, package_id)
-    if not entered:  # another run concluded it, or it is past this stage
-        if package is not None and package.state in APPLYING and inline_apply(package, settings):
-            apply_package(package_id)  # this message's inline apply died with its worker
+    begun = _begin(package_id, settings, attempt)
+    if begun is None:
         return
-    assert package is not None
-    inline = inline_apply(package, settings)
+    package, stage = begun
+    inline = stage.unentered_since is not None
     started = time.perf_counter()
     # the delivery beats meanwhile (workers.heartbeat); the inline apply takes the records
     checked = run_flk(package, settings, keep=settings.apply_batch if inline else 0)
-    ms = int((time.perf_counter() - started) * 1000)
+    stage.ms = int((time.perf_counter() - started) * 1000)
     if isinstance(checked, Problem):
         protocol = Protocol.rejected(package_base(package), checked)
     else:
         protocol = checked.protocol
     if protocol.result != "R" and inline:
         assert isinstance(checked, FlkResult)
-        flk = checked
+        flk, entered = checked, package
         apply_package(  # in this delivery; the move to checked commits with apply's start
             package_id,
-            checked=lambda session: _checked(session, package, flk, attempt=attempt, ms=ms,
-                                             hold=True),
+            checked=lambda session: _checked(session, entered, flk, stage, hold=True),
             flk=flk,
-        )  # fmt: skip
+        )
         return
     with session_scope() as session:
         if protocol.result == "R":
+            seq = first_receipt_seq(session, package_id)  # read before the first write
+            stage.started(session, package_id)
             moved = conclude(
                 session,
                 package,
                 protocol,
-                source=(State.VALIDATING,),
+                source=IN_FLIGHT,
                 target=State.REJECTED,
                 stage="validate",
                 attempt=attempt,
-                duration_ms=ms,
-                receipt_seq=first_receipt_seq(session, package_id),  # read before the write
+                duration_ms=stage.ms,
+                receipt_seq=seq,
             )
         else:
             assert isinstance(checked, FlkResult)
-            moved = _checked(session, package, checked, attempt=attempt, ms=ms, hold=False)
+            moved = _checked(session, package, checked, stage, hold=False)
     if not moved:
         return
     if protocol.result == "R":
@@ -147,22 +146,61 @@ def validate(package_id: int) -> None:
         apply.send(package_id)
 
 
-def _checked(
-    session: Session, package: Package, flk: FlkResult, *, attempt: int, ms: int, hold: bool
-) -> bool:
+def _begin(package_id: int, settings: Settings, attempt: int) -> tuple[Package, _Stage] | None:
+    """The package, if this delivery is to validate it. A small package (the inline
+    apply's) is only read: its first write is its move to ``checked`` or its rejection,
+    one transaction fewer; a larger one is entered (``validating``) for its long FLK."""
+    started_at = utcnow()
+    with session_scope() as session:
+        package = read_package(session, package_id)
+    if package is None:
+        return None
+    inline = inline_apply(package, settings)
+    if package.state not in IN_FLIGHT:  # another run concluded it, or it is past this stage
+        if package.state in APPLYING and inline:
+            apply_package(package_id)  # this message's inline apply died with its worker
+        return None
+    if inline:
+        return package, _Stage(attempt, started_at)
+    with session_scope() as session:
+        entered = enter(session, package_id, source=IN_FLIGHT, target=State.VALIDATING,
+                        stage="validate", attempt=attempt)  # fmt: skip
+    return None if entered is None else (entered, _Stage(attempt, None))
+
+
+@dataclass
+class _Stage:
+    """This delivery's validation: its attempt, its FLK's duration, and — for a package
+    that was not entered (a small one: :func:`inline_apply`) — when it started: the
+    timeline's ``started`` line, written with its first move (as the move's entry wrote
+    it, whether or not the move then finds another run got there first)."""
+
+    attempt: int
+    unentered_since: datetime | None
+    ms: int = 0
+
+    def started(self, session: Session, package_id: int) -> None:
+        if self.unentered_since is not None:
+            add_event(session, package_id, "validate", "started", attempt=self.attempt,
+                      at=self.unentered_since)  # fmt: skip
+
+
+def _checked(session: Session, package: Package, flk: FlkResult, stage: _Stage, *,
+             hold: bool) -> bool:  # fmt: skip
     """Store the FLK outcome and move the package to ``checked``; ``hold``: this delivery
     applies it too, and keeps its crash-guard hold on it."""
     assert package.id is not None
     name = flk.package.name
+    stage.started(session, package.id)
     moved = transition(
         session,
         package.id,
-        source=(State.VALIDATING,),
+        source=IN_FLIGHT,
         target=State.CHECKED,
         stage="validate",
         outcome="checked",
-        attempt=attempt,
-        duration_ms=ms,
+        attempt=stage.attempt,
+        duration_ms=stage.ms,
         detail=f"accepted={flk.protocol.n_acc} refused={flk.protocol.n_rej}",
         records=flk.main.records if flk.main else 0,
         file_type=name.type if name else None,

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import inspect
 from sqlmodel import Session, func, select
 
 from storage.db import dispose_engines, get_engine, one_transaction, session_scope
 from storage.migrate import upgrade
-from storage.models import NameClaim, Outbox, Package, PackageEvent, Receipt, State
+from storage.models import (
+    NameClaim,
+    Outbox,
+    Package,
+    PackageEvent,
+    Receipt,
+    State,
+    detached,
+)
 from storage.packages import (
     Arriving,
     add_outbox,
@@ -134,6 +143,25 @@ def test_a_pull_of_receipts_is_stored_in_order_as_one_message_at_a_time_would_be
     assert all(o.redelivery for o in again)
     assert [o.package.id for o in again] == [o.package.id for o in got]
     assert _count(db, Receipt) == 5
+
+
+def test_a_detached_instance_reads_as_the_orm_loads_it_and_belongs_to_no_session(
+    db: str,
+) -> None:
+    with session_scope(db) as s:
+        pid = _receive(s, "4" * 64, 4).package.id
+    table = Package.__table__  # type: ignore[attr-defined]
+    with Session(get_engine(db)) as s:
+        row = s.execute(table.select().where(table.c.id == pid)).one()
+        loaded = s.get(Package, pid)
+    built = detached(Package, row._mapping)
+    assert loaded is not None and built.model_dump() == loaded.model_dump()
+    assert built.id == pid and built.state == State.RECEIVED and built.kind == "registry"
+    assert inspect(built).transient  # nothing to flush: not in a session, no identity
+    built.state = State.VALIDATING  # changed in memory only
+    with Session(get_engine(db)) as s:
+        again = s.get(Package, pid)
+        assert again is not None and again.state == State.RECEIVED
 
 
 def test_a_transition_guard_lets_exactly_one_run_through(db: str) -> None:
