@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         description="Packages up to this size are applied in the delivery that validated "
         "them (one Dramatiq hop fewer); 0 sends every package through the apply queue",
     )
+    publish_mark_linger_ms: int = Field(
+        20,
+        ge=0,
+        le=60_000,
+        description="How long a published answer's mark waits to be written with others "
+        "(one transaction for many); a mark lost with its process costs a re-publish "
+        "that OMS_OUT drops as a duplicate",
+    )
     apply_lease_wait_s: float = Field(
         1.0,
         ge=0,

@@ -153,7 +153,7 @@ def record_receipts(session: Session, arrivals: Sequence[Arriving]) -> list[Rece
             by_sha[package.sha256] = package
         assert package.id is not None
         if created:
-            events.append(_event_row(package.id, "ingest", "received", detail=f"seq={seq}"))
+            events.append(timeline_row(package.id, "ingest", "received", detail=f"seq={seq}"))
         receipts.append({"stream_seq": seq, "package_id": package.id, "duplicate": not created,
                          "received_at": utcnow()})  # fmt: skip
         known[seq] = package.id  # the same message twice in one pull: a redelivery
@@ -216,14 +216,12 @@ def add_event(
 ) -> None:
     """A timeline line, at ``at`` (default: now)."""
     assert package_id is not None
-    row = _event_row(package_id, stage, outcome, attempt=attempt, duration_ms=duration_ms,
-                     detail=detail)  # fmt: skip
-    if at is not None:
-        row["at"] = at
+    row = timeline_row(package_id, stage, outcome, attempt=attempt, duration_ms=duration_ms,
+                    detail=detail, at=at)  # fmt: skip
     session.execute(_ADD_EVENT, row)
 
 
-def _event_row(
+def timeline_row(
     package_id: int,
     stage: str,
     outcome: str,
@@ -231,10 +229,12 @@ def _event_row(
     attempt: int = 0,
     duration_ms: int | None = None,
     detail: str = "",
+    at: datetime | None = None,
 ) -> dict[str, Any]:
+    """A timeline line as a row, at ``at`` (default: now)."""
     return {
         "package_id": package_id,
-        "at": utcnow(),
+        "at": at or utcnow(),
         "stage": stage,
         "outcome": outcome,
         "worker": WORKER_ID,
@@ -381,6 +381,12 @@ def pending_outbox(
 
 def mark_published(session: Session, outbox_id: int, at: datetime | None = None) -> None:
     session.execute(_MARK_PUBLISHED, {"outbox_id": outbox_id, "published_at": at or utcnow()})
+
+
+def mark_all_published(session: Session, marks: Sequence[tuple[int, datetime]]) -> None:
+    """Mark many rows published, each at its time (one executemany)."""
+    if marks:
+        session.execute(_MARK_PUBLISHED, [{"outbox_id": i, "published_at": at} for i, at in marks])
 
 
 def count_by_state(session: Session) -> dict[str, int]:

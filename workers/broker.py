@@ -16,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from omsx.settings import Settings, get_settings
-from workers.middleware import CrashGuard, DeadLetterReason, StageLog
+from workers.middleware import CrashGuard, DeadLetterReason, FlushMarks, StageLog
 
 QUEUES = ("validate", "apply", "reply", "maintenance")
 P = ParamSpec("P")
@@ -33,6 +33,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(StageLog())
     broker.add_middleware(CrashGuard())
     broker.add_middleware(DeadLetterReason())
+    broker.add_middleware(FlushMarks())
     return broker
 
 

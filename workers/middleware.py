@@ -6,6 +6,7 @@ summary line per processed message: duration and outcome.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -50,6 +51,16 @@ _RELEASE = (
     .where(_PACKAGE.c.id == bindparam("package_id"), _PACKAGE.c.held_by == bindparam("holder"))
     .values(attempts=0, held_by=None, beat_at=None)
 )
+
+
+class FlushMarks(Middleware):
+    """Writes the published answers' marks still waiting (:data:`workers.replies.MARKS`)
+    when the worker stops, after its last message."""
+
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        replies = sys.modules.get("workers.replies")
+        if replies is not None:
+            replies.flush_marks()
 
 
 class StageLog(Middleware):

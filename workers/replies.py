@@ -12,8 +12,15 @@ re-drives rows that stay unpublished.
 from __future__ import annotations
 
 import json
+import multiprocessing.util
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
 
 from nats.js.api import PubAck
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.filenames import Party
 from messages import headers as H
@@ -23,9 +30,10 @@ from omsx.errors import TransientError
 from omsx.logs import get_logger
 from omsx.settings import get_settings
 from storage.blobs import BlobStore
+from storage.bulk import insert_rows
 from storage.db import session_scope
-from storage.models import Outbox
-from storage.packages import add_event, mark_published, pending_outbox
+from storage.models import Outbox, PackageEvent, utcnow
+from storage.packages import mark_all_published, pending_outbox, timeline_row
 from workers.broker import pipeline_actor
 
 log = get_logger("workers.replies")
@@ -51,7 +59,10 @@ def _blob_body(bridge: NatsBridge, sha256: str, headers: dict[str, str], subject
 
 @pipeline_actor("reply")
 def publish_protocols(package_id: int | None = None) -> None:
-    """Publish every pending outbox row of ``package_id`` (or the oldest pending ones)."""
+    """Publish every pending outbox row of ``package_id`` (or the oldest pending ones);
+    this process's marks still waiting (:data:`MARKS`) are written first, so what it
+    published already is not published again."""
+    MARKS.flush()
     publish_pending(package_id)
 
 
@@ -61,49 +72,60 @@ def answer_now(package_id: int) -> None:
     queue takes it over and retries it with backoff; and if Redis is down too, the
     sweeper re-publishes the outbox within the stage deadline. Nothing is published
     twice: the outbox row is marked once, and OMS_OUT drops a repeated Nats-Msg-Id.
-    """
+
+    The marks are written a moment later, with other deliveries' (:data:`MARKS`): one
+    write transaction for many answers instead of one each."""
     try:
-        publish_pending(package_id)
+        publish_pending(package_id, mark=MARKS.add)
     except TransientError as exc:
         log.warning("reply.handed_to_queue", package_id=package_id, error=type(exc).__name__)
         publish_protocols.send(package_id)
 
 
-def publish_pending(package_id: int | None) -> None:
+Published = list[tuple[Outbox, PubAck, datetime]]
+
+
+def publish_pending(
+    package_id: int | None, *, mark: Callable[[Published], None] | None = None
+) -> None:
     """Publish every pending outbox row of ``package_id`` (or the oldest pending ones),
     read after the transaction that concluded the package: on SQLite a read inside it
-    would hold the write lock."""
+    would hold the write lock. What NATS took is marked by ``mark`` (default: now, in
+    one transaction), even when a later row fails."""
     with session_scope() as session:
         rows = pending_outbox(session, package_id)
     bridge = get_bridge()
-    published: list[tuple[Outbox, PubAck]] = []
+    published: Published = []
     try:
         for row in rows:
             headers = {H.MSG_ID: row.msg_id, H.FILE_NAME: row.file_name, **json.loads(row.headers)}
             body = row.body
             if row.blob_sha:
                 body = _blob_body(bridge, row.blob_sha, headers, row.subject)
-            published.append((row, bridge.publish(row.subject, body, headers)))
-    finally:  # what NATS took is marked even when a later row fails
+            published.append((row, bridge.publish(row.subject, body, headers), utcnow()))
+    finally:
         if published:
-            _mark(published)
+            (mark or write_marks)(published)
 
 
-def _mark(published: list[tuple[Outbox, PubAck]]) -> None:
-    """Mark the published rows, in one transaction, with a timeline line each."""
+def write_marks(published: Published) -> None:
+    """Mark the published rows, in one transaction, with a timeline line each at the
+    time NATS took the row."""
+    lines = [
+        timeline_row(
+            row.package_id,
+            "reply",
+            "duplicate-dropped" if ack.duplicate else "published",
+            detail=f"{row.kind} seq={ack.seq}",
+            at=at,
+        )
+        for row, ack, at in published
+        if row.package_id is not None
+    ]
     with session_scope() as session:
-        for row, ack in published:
-            assert row.id is not None
-            mark_published(session, row.id)
-            if row.package_id is not None:
-                add_event(
-                    session,
-                    row.package_id,
-                    "reply",
-                    "duplicate-dropped" if ack.duplicate else "published",
-                    detail=f"{row.kind} seq={ack.seq}",
-                )
-    for row, ack in published:
+        mark_all_published(session, [(row.id, at) for row, _ack, at in published if row.id])
+        insert_rows(session, PackageEvent, lines)
+    for row, ack, _at in published:
         log.info(
             "outbox.published",
             outbox_id=row.id,
@@ -111,3 +133,88 @@ def _mark(published: list[tuple[Outbox, PubAck]]) -> None:
             seq=ack.seq,
             duplicate=bool(ack.duplicate),
         )
+
+
+class Marks:
+    """Rows NATS took, marked by a background thread a moment later
+    (``OMSX_PUBLISH_MARK_LINGER_MS``), all that gathered meanwhile in one transaction.
+
+    A mark only keeps a row from being published again: if this process dies before it
+    is written, the sweeper re-publishes the row after its grace, OMS_OUT drops the
+    repeated Nats-Msg-Id (its duplicate window is a day), and that publish is marked.
+    If the database is unavailable, the marks wait, in order, for the next try; a write
+    that fails otherwise drops them (logged), and the sweeper's re-publish marks those
+    rows. They are written at the process's exit too."""
+
+    def __init__(self) -> None:
+        self._queue: Published = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, published: Published) -> None:
+        with self._wake:
+            self._queue.extend(published)
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()  # a forked process starts its own
+                self._thread = threading.Thread(target=self._run, name="omsx-marks", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def pending(self) -> int:
+        with self._wake:
+            return len(self._queue)
+
+    def flush(self) -> None:
+        """Write every mark queued so far, in this thread."""
+        with self._wake:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            write_marks(batch)
+        except TransientError:
+            with self._wake:  # kept, in order, for the next try
+                self._queue[:0] = batch
+            raise
+        except Exception:
+            log.error("outbox.marks_dropped", marks=len(batch),
+                      note="the rows stay pending: the sweeper publishes them again, "
+                      "OMS_OUT drops the repeats, and that publish marks them")  # fmt: skip
+            raise
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._wake.wait()
+            time.sleep(get_settings().publish_mark_linger_ms / 1000)
+            try:
+                self.flush()
+            except TransientError as exc:
+                log.warning("outbox.marks_deferred", marks=self.pending(),
+                            error=type(exc).__name__)  # fmt: skip
+                time.sleep(MARK_RETRY_S)
+            except Exception:  # a bug: logged with its traceback; the rows stay pending
+                log.exception("outbox.marks_failed")
+
+
+MARK_RETRY_S = 1.0
+MARKS = Marks()
+
+
+def flush_marks() -> None:
+    """Write the marks still waiting, as a process ends: when its Dramatiq worker stops
+    (:class:`workers.middleware.FlushMarks`), and at its exit — a forked worker process
+    runs no ``atexit`` handlers but multiprocessing's finalizers, and a second SIGTERM
+    (a process group's, forwarded by Dramatiq's main process too) ends it without the
+    worker's stop. Logged if they cannot be written: the sweeper re-publishes those
+    rows, and OMS_OUT drops the repeats."""
+    try:
+        MARKS.flush()
+    except (TransientError, SQLAlchemyError) as exc:
+        log.warning("outbox.marks_lost_at_exit", marks=MARKS.pending(), error=type(exc).__name__)
+
+
+# at exit, in any process (multiprocessing runs its finalizers from atexit too)
+multiprocessing.util.Finalize(None, flush_marks, exitpriority=10)

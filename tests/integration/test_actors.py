@@ -41,6 +41,9 @@ async def _out_messages(settings: Settings, msg_id_prefix: str) -> int:
 
 
 def _snapshot(url: str, package_id: int) -> tuple:
+    from workers.replies import MARKS
+
+    MARKS.flush()  # what the actor published is marked a moment later: now
     with Session(get_engine(url)) as s:
         pkg = s.get(Package, package_id)
         events = s.exec(
@@ -57,6 +60,9 @@ def _snapshot(url: str, package_id: int) -> tuple:
 
 
 def _timeline(url: str, package_id: int) -> list[tuple[str, str, int]]:
+    from workers.replies import MARKS
+
+    MARKS.flush()
     with Session(get_engine(url)) as s:
         rows = s.exec(
             select(PackageEvent.stage, PackageEvent.outcome, PackageEvent.attempt)
