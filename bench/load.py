@@ -24,8 +24,9 @@ the hub stops: a Dramatiq no-op chain of the hub's hops per package (one: valida
 delivery applies the package and publishes its answer) with the same processes ×
 threads, and JetStream ack'd publish + pull consume + ack of the same bodies.
 
-``BENCH_MATRIX`` lists the configurations, ``db:workers:ingest:modes`` (modes ``t``
-throughput, ``l`` latency), default :data:`DEFAULT_MATRIX`; ``BENCH_DBS`` drops
+``BENCH_MATRIX`` lists the configurations, ``db:workers:ingest[:modes[:packages[:part]]]``
+(modes ``t`` throughput, ``l`` latency, ``s`` sustainable; parts in :data:`PARTS`),
+default :data:`DEFAULT_MATRIX`; ``BENCH_DBS`` drops
 databases from it; ``BENCH_THREADS`` sets the threads per worker process (default
 the hub's, ``OMSX_WORKER_THREADS``). Results: a table, ``bench/results/load.json``
 with the core count and the load average before and after.
@@ -68,14 +69,14 @@ from bench.common import (
 from bench.loadmix import Item, Mix, load_mix, write_participants
 
 DEFAULT_MATRIX = (
-    "sqlite:2:1:tls,sqlite:2:1:tl:600:small,postgres:2:1:t:400,sqlite:1:1:t:400,"
-    "sqlite:2:2:t:400,postgres:1:1:t:400,postgres:2:2:t:400"
+    "sqlite:2:1:tls,sqlite:2:1:tl:600:small,sqlite:2:1:tl:1500:flows,postgres:2:1:t:400,"
+    "sqlite:1:1:t:400,sqlite:2:2:t:400,postgres:1:1:t:400,postgres:2:2:t:400"
 )
 """The embedded default (SQLite, 2 worker processes, 1 ingest) in every mode with all the
-packages, and with the small packages alone (the target's: as fast as they are
-answered, and offered at 50/s); PostgreSQL and the scaling runs (1 vs 2
-workers, 1 vs 2 ingests) shorter, so the whole default takes 10–13 minutes on 2 idle
-cores (the hub answers 17–23 packages/s of this mix there)."""
+packages; with the small packages alone and with the daily flows alone (:data:`PARTS`),
+as fast as they are answered and offered at 50/s (the target's); PostgreSQL and the
+scaling runs (1 vs 2 workers, 1 vs 2 ingests) shorter, so the whole default takes
+7–9 minutes on 2 cores."""
 DUPLICATE_WINDOW_S = 2
 REPEAT_AFTER_S = DUPLICATE_WINDOW_S + 1.0
 SUSTAINABLE = 0.6  # mode s offers this share of the configuration's measured throughput
@@ -85,7 +86,10 @@ PARTS: dict[str, Callable[[Item], bool]] = {
     "small": lambda item: item.small,  # all but the registers of more than 50 cases
     "flows": lambda item: item.kind != "registry",  # hosp, tmk, attach, appeal, erz
 }
-"""The parts of the mix a configuration may run alone (``BENCH_MATRIX``'s ``part``)."""
+"""The parts of the mix a configuration may run alone (``BENCH_MATRIX``'s ``part``):
+``small``, every package but the registers of more than 50 cases; ``flows``, the daily
+traffic of a region (hospitalisation, telemedicine, attachment, appeals, insurance),
+every package but the registers, which come at month end."""
 HOPS = ("validate", "apply", "reply")  # the hub's queues, sampled for their depth
 FLOOR_HOPS = 1
 """Dramatiq messages the hub spends on a package up to OMSX_APPLY_INLINE_MAX_BYTES (every

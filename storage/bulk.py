@@ -10,6 +10,7 @@ applier that re-runs a batch meets its own rows instead of failing or doubling t
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -128,10 +129,11 @@ class _InsertPlan:
         unknown = set(keys) - set(table.c.keys())
         if unknown:
             raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
-        columns = [
+        # the row's own columns first, then those it leaves to their defaults
+        columns = [c for c in table.columns if c.key in keys] + [
             c
             for c in table.columns
-            if c.key in keys or (c.default is not None and not c.primary_key)
+            if c.key not in keys and c.default is not None and not c.primary_key
         ]
         quote = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -153,11 +155,27 @@ class _InsertPlan:
             (c.key, _default(c), c.type._cached_bind_processor(dialect)) for c in columns
         ]
 
+        given = [key for key, _default, _process in self.fields if key in keys]
+        self._given = operator.itemgetter(*given) if len(given) > 1 else None
+        self._defaults = [default for key, default, _process in self.fields if key not in keys]
+        self._processes = [(at, process) for at, (_k, _d, process) in enumerate(self.fields)
+                           if process is not None]  # fmt: skip
+
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for key, default, process in self.fields:
-            value = row[key] if key in row else default()
-            out.append(process(value) if process is not None and value is not None else value)
+        """The row as the driver's parameters: its values in the plan's order, then the
+        defaults of the columns it leaves out, each through its type's bind processor."""
+        try:
+            given = self._given(row) if self._given is not None else None
+        except KeyError:  # a row without all of the first row's columns
+            given = None
+        if given is None:
+            out = [row[key] if key in row else default() for key, default, _p in self.fields]
+        else:
+            out = [*given, *(default() for default in self._defaults)]
+        for at, process in self._processes:
+            value = out[at]
+            if value is not None:
+                out[at] = process(value)
         return tuple(out)
 
 

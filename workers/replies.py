@@ -105,7 +105,11 @@ def publish_pending(
             published.append((row, bridge.publish(row.subject, body, headers), utcnow()))
     finally:
         if published:
-            (mark or write_marks)(published)
+            if mark is None:
+                write_marks(published)
+                log_published(published)
+            else:
+                mark(published)
 
 
 def write_marks(published: Published) -> None:
@@ -125,6 +129,9 @@ def write_marks(published: Published) -> None:
     with session_scope() as session:
         mark_all_published(session, [(row.id, at) for row, _ack, at in published if row.id])
         insert_rows(session, PackageEvent, lines)
+
+
+def log_published(published: Published) -> None:
     for row, ack, _at in published:
         log.info(
             "outbox.published",
@@ -174,14 +181,21 @@ class Marks:
         try:
             write_marks(batch)
         except TransientError:
-            with self._wake:  # kept, in order, for the next try
-                self._queue[:0] = batch
+            self._keep(batch)  # for the next try
             raise
         except Exception:
             log.error("outbox.marks_dropped", marks=len(batch),
                       note="the rows stay pending: the sweeper publishes them again, "
                       "OMS_OUT drops the repeats, and that publish marks them")  # fmt: skip
             raise
+        except BaseException:  # SystemExit: a second SIGTERM mid-write. The exit's flush
+            self._keep(batch)  # writes them (if it came just after the commit, the rows
+            raise  # are marked again, at the same times, and their timeline line repeats)
+        log_published(batch)
+
+    def _keep(self, batch: Published) -> None:
+        with self._wake:  # in order, before any queued since
+            self._queue[:0] = batch
 
     def _run(self) -> None:
         while True:
