@@ -11,12 +11,13 @@ re-drives rows that stay unpublished.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing.util
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from nats.js.api import PubAck
@@ -76,7 +77,8 @@ def answer_now(package_id: int) -> None:
     The marks are written a moment later, with other deliveries' (:data:`MARKS`): one
     write transaction for many answers instead of one each."""
     try:
-        publish_pending(package_id, mark=MARKS.add)
+        with MARKS.publishing():
+            publish_pending(package_id, mark=MARKS.add)
     except TransientError as exc:
         log.warning("reply.handed_to_queue", package_id=package_id, error=type(exc).__name__)
         publish_protocols.send(package_id)
@@ -158,6 +160,7 @@ class Marks:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._publishing = 0  # threads between their first publish and their add()
 
     def add(self, published: Published) -> None:
         with self._wake:
@@ -167,6 +170,25 @@ class Marks:
                 self._thread = threading.Thread(target=self._run, name="omsx-marks", daemon=True)
                 self._thread.start()
             self._wake.notify()
+
+    @contextlib.contextmanager
+    def publishing(self) -> Iterator[None]:
+        """Around a publish whose marks come here: an exit's flush waits for it."""
+        with self._wake:
+            self._publishing += 1
+        try:
+            yield
+        finally:
+            with self._wake:
+                self._publishing -= 1
+                self._wake.notify_all()
+
+    def settle(self, timeout: float) -> int:
+        """Wait, at most ``timeout`` seconds, for the publishes under way to hand their
+        marks over; the number still under way."""
+        with self._wake:
+            self._wake.wait_for(lambda: self._publishing == 0, timeout)
+            return self._publishing
 
     def pending(self) -> int:
         with self._wake:
@@ -214,6 +236,7 @@ class Marks:
 
 
 MARK_RETRY_S = 1.0
+EXIT_SETTLE_S = 5.0
 MARKS = Marks()
 
 
@@ -222,8 +245,12 @@ def flush_marks() -> None:
     (:class:`workers.middleware.FlushMarks`), and at its exit — a forked worker process
     runs no ``atexit`` handlers but multiprocessing's finalizers, and a second SIGTERM
     (a process group's, forwarded by Dramatiq's main process too) ends it without the
-    worker's stop. Logged if they cannot be written: the sweeper re-publishes those
-    rows, and OMS_OUT drops the repeats."""
+    worker's stop — its threads may be publishing still, so it waits for them first
+    (at most :data:`EXIT_SETTLE_S`). Logged if they cannot be written: the sweeper
+    re-publishes those rows, and OMS_OUT drops the repeats."""
+    unsettled = MARKS.settle(EXIT_SETTLE_S)
+    if unsettled:
+        log.warning("outbox.marks_unsettled_at_exit", publishing=unsettled)
     try:
         MARKS.flush()
     except (TransientError, SQLAlchemyError) as exc:

@@ -3,6 +3,7 @@ never lost on a failed write (workers.replies.Marks), on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -148,3 +149,63 @@ def test_the_reply_stage_writes_this_processs_waiting_marks_before_it_reads(
     marked, lines = _state(pipeline_env.database_url)
     assert marked == [("protocol-1", True)]
     assert [(outcome, detail) for _p, outcome, detail in lines] == [("published", "protocol seq=7")]
+
+
+def test_the_exit_flush_waits_for_a_publish_under_way(
+    pipeline_env: Settings,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second SIGTERM cuts the worker's stop short: a thread may be between its
+    publishes when the exit's flush runs. The flush waits for its marks."""
+    from workers import replies
+
+    monkeypatch.setenv("OMSX_PUBLISH_MARK_LINGER_MS", "60000")
+    get_settings.cache_clear()
+    marks = replies.Marks()
+    monkeypatch.setattr(replies, "MARKS", marks)
+    rows = _queued(pipeline_env, 2)
+    started = threading.Event()
+
+    def publishing() -> None:
+        with marks.publishing():
+            started.set()
+            marks.add([(rows[0], PubAck(stream="OMS_OUT", seq=1), utcnow())])
+            time.sleep(0.5)  # the next row's publish, NATS slow to take it
+            marks.add([(rows[1], PubAck(stream="OMS_OUT", seq=2), utcnow())])
+
+    thread = threading.Thread(target=publishing)
+    thread.start()
+    started.wait(5)
+    replies.flush_marks()
+    thread.join()
+    assert marks.pending() == 0
+    marked, lines = _state(pipeline_env.database_url)
+    assert marked == [("protocol-1", True), ("protocol-2", True)]
+    assert len(lines) == 2
+
+
+def test_the_exit_flush_waits_only_so_long(
+    pipeline_env: Settings,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers import replies
+
+    monkeypatch.setattr(replies, "MARKS", replies.Marks())
+    monkeypatch.setattr(replies, "EXIT_SETTLE_S", 0.2)
+    release = threading.Event()
+
+    def stuck() -> None:
+        with replies.MARKS.publishing():
+            release.wait(10)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    try:
+        t0 = time.monotonic()
+        replies.flush_marks()  # returns, the stuck publish logged as unsettled
+        assert time.monotonic() - t0 < 5
+        assert replies.MARKS.settle(0) == 1
+    finally:
+        release.set()
+        thread.join()
+    assert replies.MARKS.settle(0) == 0
