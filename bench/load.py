@@ -901,10 +901,20 @@ def _line(r: dict[str, Any]) -> str:
 
 
 def targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    best = max((r["per_s"] for r in runs if r["mode"] == "throughput"), default=math.nan)
+    """The issue's targets against the runs. The 100/s is of small packages: each
+    throughput row's rate is listed beside the best, which names its row (its part of
+    the mix, :data:`PARTS`), so a best reached by one part is not read as the mix's."""
+    throughput = [r for r in runs if r["mode"] == "throughput"]
+    top = max(throughput, key=lambda r: r["per_s"], default=None)
+    best = top["per_s"] if top else math.nan
     latency = [r for r in runs if r["mode"] == "latency"]
     return {
-        "throughput_100_per_s": {"best_per_s": best, "met": best >= 100},
+        "throughput_100_per_s": {
+            "best_per_s": best,
+            "best_of": top["config"] if top else None,
+            "met": best >= 100,
+            "per_s": {r["config"]: r["per_s"] for r in throughput},
+        },
         "p95_under_1s_at_50_per_s": {
             r["config"]: {"p95_ms": r["latency_ms"]["p95"], "met": r["latency_ms"]["p95"] < 1000}
             for r in latency
