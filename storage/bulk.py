@@ -157,17 +157,22 @@ class _InsertPlan:
 
         given = [key for key, _default, _process in self.fields if key in keys]
         self._given = operator.itemgetter(*given) if len(given) > 1 else None
+        self._width = len(given)
         self._defaults = [default for key, default, _process in self.fields if key not in keys]
         self._processes = [(at, process) for at, (_k, _d, process) in enumerate(self.fields)
                            if process is not None]  # fmt: skip
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The row as the driver's parameters: its values in the plan's order, then the
-        defaults of the columns it leaves out, each through its type's bind processor."""
-        try:
-            given = self._given(row) if self._given is not None else None
-        except KeyError:  # a row without all of the first row's columns
-            given = None
+        defaults of the columns it leaves out, each through its type's bind processor.
+        The fast path takes a row with exactly the plan's keys (as many, all there);
+        another row of the batch goes column by column."""
+        given = None
+        if self._given is not None and len(row) == self._width:
+            try:
+                given = self._given(row)
+            except KeyError:  # as many keys, other ones
+                given = None
         if given is None:
             out = [row[key] if key in row else default() for key, default, _p in self.fields]
         else:

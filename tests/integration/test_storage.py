@@ -290,6 +290,26 @@ def test_bulk_insert_fills_defaults_keeps_types_and_skips_rows_already_there(db:
         insert_rows(s, CareSl, [{"package_id": package_id, "nonsense": 1}])
 
 
+def test_bulk_rows_of_one_batch_may_name_other_columns_than_the_first(db: str) -> None:
+    """The statement is the first row's; a later row's values for the columns it takes
+    are the row's own, and a column the row leaves out takes its default."""
+    from storage.bulk import insert_rows
+    from storage.care import CareSl
+
+    with session_scope(db) as s:
+        package_id = _receive(s, "e" * 64, 1).package.id
+    base = {"package_id": package_id, "pos": 1, "sl_id": "sl"}
+    with session_scope(db) as s:
+        insert_rows(s, CareSl, [
+            {**base, "n": 1, "ds1": "A00"},
+            {**base, "n": 2, "ds1": "B00", "profil": "97"},  # profil: a default in the plan
+            {**base, "n": 3},  # no ds1: its default
+        ])  # fmt: skip
+    with Session(get_engine(db)) as s:
+        stored = s.exec(select(CareSl.n, CareSl.ds1, CareSl.profil).order_by(CareSl.n)).all()
+    assert [tuple(r) for r in stored] == [(1, "A00", ""), (2, "B00", "97"), (3, "", "")]
+
+
 def test_put_row_inserts_then_replaces_the_columns_it_names_and_keeps_the_rest(
     db: str,
 ) -> None:
