@@ -17,7 +17,7 @@ import multiprocessing.util
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from nats.js.api import PubAck
@@ -77,8 +77,7 @@ def answer_now(package_id: int) -> None:
     The marks are written a moment later, with other deliveries' (:data:`MARKS`): one
     write transaction for many answers instead of one each."""
     try:
-        with MARKS.publishing():
-            publish_pending(package_id, mark=MARKS.add)
+        publish_pending(package_id, marks=MARKS)
     except TransientError as exc:
         log.warning("reply.handed_to_queue", package_id=package_id, error=type(exc).__name__)
         publish_protocols.send(package_id)
@@ -87,15 +86,19 @@ def answer_now(package_id: int) -> None:
 Published = list[tuple[Outbox, PubAck, datetime]]
 
 
-def publish_pending(
-    package_id: int | None, *, mark: Callable[[Published], None] | None = None
-) -> None:
+def publish_pending(package_id: int | None, *, marks: Marks | None = None) -> None:
     """Publish every pending outbox row of ``package_id`` (or the oldest pending ones),
     read after the transaction that concluded the package: on SQLite a read inside it
-    would hold the write lock. What NATS took is marked by ``mark`` (default: now, in
-    one transaction), even when a later row fails."""
-    with session_scope() as session:
-        rows = pending_outbox(session, package_id)
+    would hold the write lock. What NATS took is marked, even when a later row fails:
+    now, in one transaction, or by ``marks`` a moment later — which an exit's flush
+    waits for while the rows are being published."""
+    with marks.publishing() if marks is not None else contextlib.nullcontext():
+        with session_scope() as session:
+            rows = pending_outbox(session, package_id)
+        _publish(rows, marks)
+
+
+def _publish(rows: list[Outbox], marks: Marks | None) -> None:
     bridge = get_bridge()
     published: Published = []
     try:
@@ -107,11 +110,11 @@ def publish_pending(
             published.append((row, bridge.publish(row.subject, body, headers), utcnow()))
     finally:
         if published:
-            if mark is None:
+            if marks is None:
                 write_marks(published)
                 log_published(published)
             else:
-                mark(published)
+                marks.add(published)
 
 
 def write_marks(published: Published) -> None:
